@@ -1,0 +1,63 @@
+import { errors, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
+
+/**
+ * RFC 8707 resource indicators: which resources this AS issues tokens for, with which
+ * scopes, and how a client's spelling of a resource is matched to the configured one.
+ */
+
+export interface ProtectedResource {
+  /** The exact URL tokens are bound to (`aud`). */
+  url: string;
+  scopes: string[];
+  defaultScopes: string[];
+  accessTokenTtl: number;
+}
+
+/**
+ * Canonical form used only for matching: scheme and host lower-cased, default port
+ * dropped, one trailing slash ignored. Query and fragment never match (RFC 8707 §2).
+ * The token's audience is always the configured URL itself, never the client's spelling.
+ */
+export function canonicalResource(value: string): string | undefined {
+  const parsed = URL.parse(value);
+  if (!parsed || parsed.search || parsed.hash || parsed.username || parsed.password) return undefined;
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') return undefined;
+  const path = parsed.pathname.length > 1 ? parsed.pathname.replace(/\/$/, '') : '';
+  return `${parsed.protocol}//${parsed.host}${path}`;
+}
+
+export function resourcePolicy(resources: ProtectedResource[]) {
+  const byCanonical = new Map(resources.map((resource) => [canonicalResource(resource.url), resource]));
+
+  function find(indicator: string): ProtectedResource | undefined {
+    const canonical = canonicalResource(indicator);
+    return canonical === undefined ? undefined : byCanonical.get(canonical);
+  }
+
+  return {
+    find,
+
+    /** A request without `resource` is for the one configured resource (MCP clients vary). */
+    async defaultResource(_ctx: KoaContextWithOIDC, _client: unknown, oneOf?: readonly string[]) {
+      if (oneOf) return oneOf;
+      return resources.length === 1 ? resources[0]!.url : undefined;
+    },
+
+    async getResourceServerInfo(_ctx: KoaContextWithOIDC, indicator: string): Promise<ResourceServer> {
+      const resource = find(indicator);
+      if (!resource) throw new errors.InvalidTarget(`resource ${JSON.stringify(indicator)} is not served by this authorization server`);
+      return {
+        scope: resource.scopes.join(' '),
+        audience: resource.url,
+        accessTokenTTL: resource.accessTokenTtl,
+        accessTokenFormat: 'jwt',
+        jwt: { sign: { alg: 'ES256' } },
+      };
+    },
+
+    /** Token requests may omit `resource` (Claude does): use the one that was authorized. */
+    async useGrantedResource() {
+      return true;
+    },
+  };
+}
