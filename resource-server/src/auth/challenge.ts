@@ -1,0 +1,24 @@
+/**
+ * `WWW-Authenticate: Bearer …` (RFC 6750 §3, RFC 9728 §5.1): tells a client where the
+ * resource metadata is, which scopes to ask for and, when a token was sent, what was wrong.
+ */
+
+export interface Challenge {
+  resourceMetadataUrl: string;
+  scopes: string[];
+  error?: 'invalid_token' | 'insufficient_scope' | 'invalid_request';
+  errorDescription?: string;
+}
+
+/** Quoted-string per RFC 9110 §5.6.4; descriptions are ours, but never trust a string. */
+function quote(value: string): string {
+  return `"${value.replace(/[\\"]/g, '\\$&').replace(/[^\x20-\x7e]/g, '')}"`;
+}
+
+export function wwwAuthenticate(challenge: Challenge): string {
+  const params = [`resource_metadata=${quote(challenge.resourceMetadataUrl)}`];
+  if (challenge.scopes.length) params.push(`scope=${quote(challenge.scopes.join(' '))}`);
+  if (challenge.error) params.push(`error=${quote(challenge.error)}`);
+  if (challenge.errorDescription) params.push(`error_description=${quote(challenge.errorDescription)}`);
+  return `Bearer ${params.join(', ')}`;
+}

@@ -1,0 +1,12 @@
+import type { Config } from './config.ts';
+
+/** RFC 9728 protected resource metadata: where clients learn which AS to use and what to ask for. */
+export function protectedResourceMetadata(config: Config) {
+  return {
+    resource: config.resourceUrl,
+    authorization_servers: [config.authServer.issuer],
+    scopes_supported: config.scopesSupported,
+    bearer_methods_supported: ['header'],
+    resource_name: 'MCP OAuth reference server',
+  };
+}
