@@ -34,6 +34,10 @@ export async function startAuthServer(config: Config, logger: Logger = createLog
   return {
     issuer: config.issuer,
     server,
-    close: () => new Promise((resolve, reject) => server.close((error) => (error ? reject(error) : resolve()))),
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      }),
   };
 }

@@ -1,0 +1,101 @@
+/**
+ * `pnpm start`: dev-idp, auth-server and resource-server with the defaults of DESIGN.md,
+ * as three child processes. Prints the URLs and demo users once all three answer;
+ * Ctrl-C stops all three. Logs are shown one line each, prefixed with the service.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const root = resolve(import.meta.dirname, '..');
+
+// The auth server's secret at the IdP: both read it from the environment; a fresh one per run
+// unless the developer pinned one, so no secret is ever written in the repository.
+const idpClientSecret = process.env.IDP_CLIENT_SECRET ?? randomBytes(24).toString('base64url');
+
+const services = [
+  { name: 'dev-idp', color: 35, health: 'http://127.0.0.1:5556/dex/.well-known/openid-configuration' },
+  { name: 'auth-server', color: 36, health: 'http://127.0.0.1:4000/healthz' },
+  { name: 'resource-server', color: 32, health: 'http://127.0.0.1:3000/healthz' },
+] as const;
+
+const children: ChildProcess[] = [];
+let stopping = false;
+
+function show(service: (typeof services)[number], line: string) {
+  let text = line;
+  try {
+    const entry = JSON.parse(line) as { level?: number; msg?: string; [key: string]: unknown };
+    const level = entry.level && entry.level >= 50 ? 'ERROR ' : entry.level && entry.level >= 40 ? 'WARN  ' : '';
+    const { level: _l, time: _t, pid: _p, hostname: _h, name: _n, msg, ...rest } = entry;
+    const details = Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : '';
+    text = `${level}${msg ?? ''}${details}`;
+  } catch {
+    // not JSON: print as is
+  }
+  process.stdout.write(`\x1b[${service.color}m${service.name.padEnd(15)}\x1b[0m ${text}\n`);
+}
+
+for (const service of services) {
+  const child = spawn(process.execPath, ['src/main.ts'], {
+    cwd: resolve(root, service.name),
+    env: { ...process.env, IDP_CLIENT_SECRET: idpClientSecret },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  for (const stream of [child.stdout, child.stderr]) {
+    createInterface({ input: stream! }).on('line', (line) => show(service, line));
+  }
+  child.on('exit', (code, signal) => {
+    if (stopping) return;
+    show(service, `exited (${signal ?? code}); stopping the others`);
+    stop(1);
+  });
+}
+
+function stop(exitCode = 0) {
+  if (stopping) return;
+  stopping = true;
+  for (const child of children) child.kill('SIGTERM');
+  setTimeout(() => process.exit(exitCode), 2000).unref();
+  Promise.all(children.map((child) => new Promise((done) => (child.exitCode !== null ? done(null) : child.once('exit', done))))).then(() =>
+    process.exit(exitCode),
+  );
+}
+process.on('SIGINT', () => stop(0));
+process.on('SIGTERM', () => stop(0));
+
+async function waitFor(url: string) {
+  for (let attempt = 0; attempt < 100 && !stopping; attempt++) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`${url} did not answer`);
+}
+
+try {
+  await Promise.all(services.map((service) => waitFor(service.health)));
+  process.stdout.write(`
+  MCP server (resource)   http://localhost:3000/mcp
+  Authorization server    http://localhost:4000
+  Upstream IdP (dev-idp)  http://localhost:5556/dex   (development only)
+
+  Sign in as alice@example.com or bob@example.com, password "password".
+
+  Try it:   pnpm client login http://localhost:3000/mcp
+            pnpm client call http://localhost:3000/mcp whoami
+  Ctrl-C stops all three.
+
+`);
+} catch (error) {
+  if (!stopping) {
+    process.stderr.write(`start-up failed: ${(error as Error).message}\n`);
+    stop(1);
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * Starts the whole stack for a test — dev-idp, auth-server, resource-server — in this
+ * process, on free loopback ports, with the users and client of dex/config.yaml.
+ * Nothing is mocked: the browser-facing flows are driven by ScriptedBrowser over HTTP.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { pino } from 'pino';
+import { loadConfig as loadAuthConfig } from '../auth-server/src/config.ts';
+import { startAuthServer } from '../auth-server/src/server.ts';
+import { DEFAULT_DEX_CONFIG } from '../dev-idp/src/config.ts';
+import { loadDexConfig } from '../dev-idp/src/dex-config.ts';
+import { startDevIdp } from '../dev-idp/src/server.ts';
+import { loadConfig as loadResourceConfig } from '../resource-server/src/config.ts';
+import { startResourceServer } from '../resource-server/src/server.ts';
+
+export interface Stack {
+  idpIssuer: string;
+  authServerIssuer: string;
+  /** The MCP endpoint, e.g. http://127.0.0.1:41234/mcp — the token audience. */
+  mcpUrl: string;
+  resourceMetadataUrl: string;
+  close(): Promise<void>;
+}
+
+export interface StackOptions {
+  /** Extra environment for the auth server (e.g. ACCESS_TOKEN_TTL). */
+  authServerEnv?: Record<string, string>;
+  /** Extra environment for the resource server. */
+  resourceServerEnv?: Record<string, string>;
+}
+
+/** A port that was free a moment ago (the servers bind it right after). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+export const DEMO_USERS = {
+  alice: { login: 'alice@example.com', password: 'password', name: 'alice' },
+  bob: { login: 'bob@example.com', password: 'password', name: 'bob' },
+} as const;
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const silent = pino({ level: 'silent' });
+  const clientSecret = randomBytes(24).toString('base64url');
+  const [authPort, resourcePort] = [await freePort(), await freePort()];
+  const authServerIssuer = `http://127.0.0.1:${authPort}`;
+  const mcpUrl = `http://127.0.0.1:${resourcePort}/mcp`;
+
+  const dex = await loadDexConfig(DEFAULT_DEX_CONFIG, { IDP_CLIENT_SECRET: clientSecret });
+  const idp = await startDevIdp({
+    dex,
+    port: 0,
+    redirectUris: { 'mcp-auth-server': [`${authServerIssuer}/upstream/callback`] },
+    logger: silent,
+  });
+
+  const authServer = await startAuthServer(
+    loadAuthConfig({
+      ISSUER: authServerIssuer,
+      PORT: String(authPort),
+      IDP_ISSUER: idp.issuer,
+      IDP_CLIENT_SECRET: clientSecret,
+      RESOURCE_URL: mcpUrl,
+      LOG_LEVEL: 'silent',
+      ...options.authServerEnv,
+    }),
+    silent,
+  );
+
+  const resourceConfig = loadResourceConfig({
+    RESOURCE_URL: mcpUrl,
+    PORT: String(resourcePort),
+    AUTH_SERVER_ISSUER: authServerIssuer,
+    LOG_LEVEL: 'silent',
+    ...options.resourceServerEnv,
+  });
+  const resourceServer = await startResourceServer(resourceConfig, silent);
+
+  return {
+    idpIssuer: idp.issuer,
+    authServerIssuer,
+    mcpUrl,
+    resourceMetadataUrl: resourceConfig.resourceMetadataUrl,
+    async close() {
+      await Promise.allSettled([resourceServer.close(), authServer.close(), idp.close()]);
+    },
+  };
+}
