@@ -34,7 +34,7 @@ export const configSchema = z.object({
   /** Back-channel base URL for the IdP when the issuer is not reachable from here (containers). */
   IDP_INTERNAL_URL: identifierUrl.optional(),
   IDP_CLIENT_ID: z.string().min(1).default('mcp-auth-server'),
-  IDP_CLIENT_SECRET: z.string().min(1, 'must be set (the secret of the auth server at the IdP)'),
+  IDP_CLIENT_SECRET: z.string({ error: 'must be set: the auth server’s client secret at the IdP' }).min(1, 'must not be empty'),
   IDP_SCOPES: z.string().default('openid email profile'),
 
   /** Keys that sign cookies; the first signs, all verify. Random per process when unset. */

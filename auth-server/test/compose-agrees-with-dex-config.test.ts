@@ -1,0 +1,100 @@
+/**
+ * No Docker engine runs where these tests run, so docker-compose.yml is checked the only
+ * way possible here: parsed, and held against dex/config.yaml and the services' own
+ * configuration loaders, so that a change to one that breaks `docker compose up` fails here.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { loadConfig as loadAuthConfig } from '../src/config.ts';
+import { loadConfig as loadResourceConfig } from '../../resource-server/src/config.ts';
+import { parseDexConfig } from '../../dev-idp/src/dex-config.ts';
+
+const root = resolve(import.meta.dirname, '..', '..');
+const compose = parse(readFileSync(resolve(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+  services: Record<string, { environment?: Record<string, string>; ports?: string[]; volumes?: string[]; build?: { context: string; dockerfile: string }; command?: string[] }>;
+};
+const rawDex = readFileSync(resolve(root, 'dex/config.yaml'), 'utf8');
+const SECRET = 'compose-test-secret';
+const dex = parseDexConfig(rawDex, { IDP_CLIENT_SECRET: SECRET });
+const dexRaw = parse(rawDex) as { web: { http: string }; staticClients: { id: string; secretEnv?: string }[] };
+
+/** Compose interpolates ${IDP_CLIENT_SECRET:?...}; the test supplies the value. */
+function environment(service: string): Record<string, string> {
+  const env = compose.services[service]!.environment ?? {};
+  return Object.fromEntries(Object.entries(env).map(([key, value]) => [key, String(value).startsWith('${IDP_CLIENT_SECRET') ? SECRET : String(value)]));
+}
+
+function publishedPorts(service: string): Map<number, number> {
+  return new Map((compose.services[service]!.ports ?? []).map((mapping) => mapping.split(':').map(Number) as [number, number]));
+}
+
+const authEnv = environment('auth-server');
+const resourceEnv = environment('resource-server');
+const auth = loadAuthConfig(authEnv);
+const resource = loadResourceConfig(resourceEnv);
+
+describe('docker-compose.yml', () => {
+  it('runs the four services of the design', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(['auth-server', 'dex', 'redis', 'resource-server']);
+    for (const service of ['auth-server', 'resource-server']) {
+      const build = compose.services[service]!.build!;
+      expect(existsSync(resolve(root, build.context, build.dockerfile))).toBe(true);
+    }
+  });
+
+  it('mounts dex/config.yaml into Dex and gives Dex and the auth server the same client secret variable', () => {
+    const dexService = compose.services.dex!;
+    const mount = dexService.volumes!.find((volume) => volume.startsWith('./dex/config.yaml:'))!;
+    expect(dexService.command).toContain(mount.split(':')[1]);
+    const secretEnv = dexRaw.staticClients[0]!.secretEnv!;
+    expect(secretEnv).toBe('IDP_CLIENT_SECRET');
+    expect(compose.services.dex!.environment![secretEnv]).toBe(compose.services['auth-server']!.environment![secretEnv]);
+  });
+
+  it('points the auth server at the Dex issuer, client and redirect URI of dex/config.yaml', () => {
+    expect(auth.idp.issuer).toBe(dex.issuer);
+    const client = dex.staticClients.find((candidate) => candidate.id === auth.idp.clientId);
+    expect(client).toBeDefined();
+    expect(client!.secret).toBe(auth.idp.clientSecret);
+    expect(client!.redirectURIs).toContain(auth.idp.redirectUri);
+  });
+
+  it('reaches Dex over the compose network on the port Dex listens on and publishes', () => {
+    const internal = new URL(auth.idp.internalUrl!);
+    expect(internal.hostname).toBe('dex');
+    const dexListenPort = Number(dexRaw.web.http.split(':').pop());
+    expect(Number(internal.port)).toBe(dexListenPort);
+    expect(publishedPorts('dex').get(Number(new URL(dex.issuer).port))).toBe(dexListenPort);
+  });
+
+  it('publishes the auth server on its issuer port and lets the resource server trust that issuer', () => {
+    const issuerPort = Number(new URL(auth.issuer).port);
+    expect(publishedPorts('auth-server').get(issuerPort)).toBe(auth.port);
+    expect(resource.authServer.issuer).toBe(auth.issuer);
+    const internal = new URL(resource.authServer.internalUrl!);
+    expect(internal.hostname).toBe('auth-server');
+    expect(Number(internal.port)).toBe(auth.port);
+  });
+
+  it('binds tokens to the resource the resource server serves, published on its port', () => {
+    expect(auth.resource.url).toBe(resource.resourceUrl);
+    const resourcePort = Number(new URL(resource.resourceUrl).port);
+    expect(publishedPorts('resource-server').get(resourcePort)).toBe(resource.port);
+    expect(auth.host).toBe('0.0.0.0');
+    expect(resource.host).toBe('0.0.0.0');
+  });
+});
+
+describe('dex/config.yaml', () => {
+  it('serves the demo users of the design', () => {
+    expect(dex.staticPasswords.map((user) => user.email)).toEqual(['alice@example.com', 'bob@example.com']);
+  });
+
+  it('matches the defaults the services use without any configuration (pnpm start)', () => {
+    const defaults = loadAuthConfig({ IDP_CLIENT_SECRET: SECRET });
+    expect(defaults.idp.issuer).toBe(dex.issuer);
+    expect(dex.staticClients.find((client) => client.id === defaults.idp.clientId)!.redirectURIs).toContain(defaults.idp.redirectUri);
+  });
+});
