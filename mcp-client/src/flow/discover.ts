@@ -1,0 +1,320 @@
+/**
+ * Steps 1–3: from an MCP server URL to a validated authorization server.
+ *
+ * 1. challenge                      POST an MCP request without a token → 401 + WWW-Authenticate
+ * 2. resource_metadata              RFC 9728: challenged URL, else path-aware then root well-known
+ * 3. authorization_server_metadata  RFC 8414 then OIDC discovery (spec order), issuer echo, PKCE S256
+ */
+import {
+  IssuerMismatchError,
+  checkResourceAllowed,
+  discoverAuthorizationServerMetadata,
+  discoverOAuthProtectedResourceMetadata,
+  extractWWWAuthenticateParams,
+} from '@modelcontextprotocol/client';
+import type { AuthorizationServerMetadata, OAuthProtectedResourceMetadata } from '@modelcontextprotocol/client';
+import { CliError, isNetworkError, unreachable } from '../errors.ts';
+import { canonicalResource } from '../store.ts';
+import { since } from '../trace.ts';
+import type { HttpRecord, Trace } from '../trace.ts';
+
+export interface Challenge {
+  status: number;
+  /** The raw WWW-Authenticate header, if any. */
+  header?: string;
+  /** The auth scheme of the challenge (Bearer, DPoP). */
+  scheme?: string;
+  resourceMetadataUrl?: string;
+  scope?: string;
+  error?: string;
+  errorDescription?: string;
+}
+
+export interface ResourceMetadataResult {
+  metadata: OAuthProtectedResourceMetadata;
+  /** Where the document was found. */
+  url: string | undefined;
+  /** The RFC 8707 resource to request: the PRM `resource`, verbatim. */
+  resource: string;
+  /** How `resource` relates to the URL we were given. */
+  match: 'exact' | 'prefix';
+  tried: HttpRecord[];
+}
+
+/**
+ * The SDK's metadata type, plus RFC 8414 members its OIDC discovery schema strips
+ * (the SDK parses OIDC documents with a non-loose zod object).
+ */
+export type AsMetadata = AuthorizationServerMetadata & {
+  revocation_endpoint?: string;
+  revocation_endpoint_auth_methods_supported?: string[];
+  client_id_metadata_document_supported?: boolean;
+};
+
+export interface AuthServerResult {
+  metadata: AsMetadata;
+  /** The validated issuer identifier (the metadata's `issuer`). */
+  issuer: string;
+  /** Where the document was found. */
+  url: string | undefined;
+  tried: HttpRecord[];
+}
+
+export interface Discovery {
+  serverUrl: URL;
+  challenge: Challenge;
+  prm: ResourceMetadataResult;
+  as: AuthServerResult;
+}
+
+/** Parses a URL given on the command line: absolute http(s), no fragment. */
+export function parseServerUrl(value: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new CliError('usage', `Not a URL: ${value}`, { hint: 'Give the MCP endpoint, e.g. http://localhost:3000/mcp', exitCode: 2 });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new CliError('usage', `Not an http(s) URL: ${value}`, { hint: 'Give the MCP endpoint, e.g. http://localhost:3000/mcp', exitCode: 2 });
+  }
+  url.hash = '';
+  return url;
+}
+
+/** Parses a WWW-Authenticate header (via the SDK's parser) into a Challenge. */
+export function parseChallenge(response: Response): Challenge {
+  const header = response.headers.get('www-authenticate') ?? undefined;
+  const challenge: Challenge = { status: response.status };
+  if (!header) return challenge;
+  challenge.header = header;
+  challenge.scheme = /^\s*([A-Za-z][\w.+-]*)/.exec(header)?.[1];
+  const params = extractWWWAuthenticateParams(response);
+  if (params.resourceMetadataUrl) challenge.resourceMetadataUrl = params.resourceMetadataUrl.href;
+  if (params.scope) challenge.scope = params.scope;
+  if (params.error) challenge.error = params.error;
+  if (params.errorDescription) challenge.errorDescription = params.errorDescription;
+  return challenge;
+}
+
+/** Step 1: an MCP request without a token, expecting 401 and a Bearer challenge. */
+export async function probeChallenge(serverUrl: URL, trace: Trace): Promise<Challenge> {
+  const start = performance.now();
+  let response: Response;
+  try {
+    response = await trace.fetch(serverUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'mcp-client', version: '0.1.0' } },
+      }),
+      signal: AbortSignal.timeout(30_000),
+    });
+  } catch (error) {
+    throw unreachable('MCP server', serverUrl, error);
+  }
+  await response.body?.cancel().catch(() => {});
+  const challenge = parseChallenge(response);
+  const ms = since(start);
+  const parts = [`${challenge.status}`];
+  if (challenge.scheme) parts.push(challenge.scheme);
+  if (challenge.resourceMetadataUrl) parts.push(`resource_metadata=${challenge.resourceMetadataUrl}`);
+  if (challenge.scope) parts.push(`scope="${challenge.scope}"`);
+  if (challenge.error) parts.push(`error=${challenge.error}`);
+  if (challenge.status === 401 && !challenge.header) parts.push('(no WWW-Authenticate header: falling back to well-known URLs)');
+  else if (challenge.status === 401 && !challenge.resourceMetadataUrl) parts.push('(no resource_metadata: falling back to well-known URLs)');
+  trace.step(
+    'challenge',
+    {
+      url: serverUrl.href,
+      status: challenge.status,
+      wwwAuthenticate: challenge.header,
+      scheme: challenge.scheme,
+      resourceMetadata: challenge.resourceMetadataUrl,
+      scope: challenge.scope,
+      error: challenge.error,
+      errorDescription: challenge.errorDescription,
+      ms,
+    },
+    parts.join(' '),
+    challenge.status === 401,
+  );
+  return challenge;
+}
+
+/** Refuses anything but a 401 where the flow needs one. */
+export function requireUnauthorized(challenge: Challenge, serverUrl: URL): void {
+  if (challenge.status === 401) return;
+  if (challenge.status >= 200 && challenge.status < 300) {
+    throw new CliError('no_challenge', `${serverUrl.href} answered ${challenge.status} to a request without a token: it does not ask for authorization, so there is nothing to log in to.`, {
+      hint: 'Check that this is the protected MCP endpoint (e.g. …/mcp), or use `mcp-client tools` directly.',
+    });
+  }
+  if (challenge.status === 404) {
+    throw new CliError('no_challenge', `${serverUrl.href} answered 404: there is no MCP endpoint at this path.`, {
+      hint: 'Check the URL path (the MCP endpoint is usually …/mcp).',
+    });
+  }
+  throw new CliError('no_challenge', `${serverUrl.href} answered ${challenge.status} instead of 401 with a WWW-Authenticate challenge.`, {
+    hint: 'The server must answer an unauthenticated MCP request with 401 and `WWW-Authenticate: Bearer resource_metadata="…"`.',
+  });
+}
+
+/** Step 2: RFC 9728 protected resource metadata, and the resource check. */
+export async function discoverResourceMetadata(serverUrl: URL, challenge: Challenge, trace: Trace): Promise<ResourceMetadataResult> {
+  const start = performance.now();
+  const mark = trace.requests.length;
+  let metadata: OAuthProtectedResourceMetadata;
+  try {
+    metadata = await discoverOAuthProtectedResourceMetadata(
+      serverUrl,
+      challenge.resourceMetadataUrl ? { resourceMetadataUrl: challenge.resourceMetadataUrl } : undefined,
+      trace.fetch,
+    );
+  } catch (error) {
+    const tried = trace.requests.slice(mark);
+    if (isNetworkError(error)) throw unreachable('MCP server', tried.at(-1)?.url ?? serverUrl, error);
+    const where = tried.map((r) => `${r.url} (${r.status ?? r.error})`).join(', ') || serverUrl.href;
+    if (error instanceof Error && error.name === 'ZodError') {
+      throw new CliError('invalid_resource_metadata', `The protected resource metadata is not a valid RFC 9728 document: ${where}.`, { cause: error });
+    }
+    throw new CliError('no_resource_metadata', `No protected resource metadata (RFC 9728) found; tried ${where}.`, {
+      hint: challenge.resourceMetadataUrl
+        ? 'The resource_metadata URL in the challenge does not serve the document; fix the resource server.'
+        : 'The resource server must serve /.well-known/oauth-protected-resource[/<path>] or name it in WWW-Authenticate.',
+      cause: error,
+    });
+  }
+  const tried = trace.requests.slice(mark);
+  const url = tried.findLast((r) => r.status !== undefined && r.status >= 200 && r.status < 300)?.url;
+
+  const resource = metadata.resource;
+  const exact = canonicalResource(resource) === canonicalResource(serverUrl.href);
+  const allowed = exact || checkResourceAllowed({ requestedResource: serverUrl, configuredResource: resource });
+  const servers = metadata.authorization_servers ?? [];
+  trace.step(
+    'resource_metadata',
+    {
+      url,
+      tried,
+      resource,
+      resourceMatches: exact ? 'exact' : allowed ? 'prefix' : false,
+      authorizationServers: servers,
+      scopesSupported: metadata.scopes_supported,
+      bearerMethodsSupported: metadata.bearer_methods_supported,
+      ms: since(start),
+    },
+    `resource=${resource} (${exact ? 'matches' : allowed ? 'covers' : 'does NOT match'} ${serverUrl.href}) authorization_servers=[${servers.join(', ')}]` +
+      (metadata.scopes_supported ? ` scopes_supported=[${metadata.scopes_supported.join(' ')}]` : ''),
+    allowed && servers.length > 0,
+  );
+  if (!allowed) {
+    throw new CliError('resource_mismatch', `The protected resource metadata is for ${resource}, not for ${serverUrl.href}; refusing to use it (RFC 9728 §3.3).`, {
+      hint: 'Use the exact MCP endpoint URL the server advertises as its resource, or fix the server\'s `resource`.',
+    });
+  }
+  if (servers.length === 0) {
+    throw new CliError('no_authorization_server', `The protected resource metadata for ${resource} names no authorization_servers.`, {
+      hint: 'The resource server must list its authorization server in `authorization_servers`.',
+    });
+  }
+  return { metadata, url, resource, match: exact ? 'exact' : 'prefix', tried };
+}
+
+/** Step 3: RFC 8414 / OIDC discovery with the issuer echo check and the PKCE S256 requirement. */
+export async function discoverAuthorizationServer(issuerUrl: string, trace: Trace): Promise<AuthServerResult> {
+  const start = performance.now();
+  const mark = trace.requests.length;
+  let metadata: AuthorizationServerMetadata | undefined;
+  try {
+    metadata = await discoverAuthorizationServerMetadata(issuerUrl, { fetchFn: trace.fetch });
+  } catch (error) {
+    const tried = trace.requests.slice(mark);
+    if (error instanceof IssuerMismatchError) {
+      trace.step('authorization_server_metadata', { url: tried.at(-1)?.url, tried, issuer: error.received, expectedIssuer: error.expected, ms: since(start) }, `issuer "${error.received}" ≠ "${error.expected}"`, false);
+      throw new CliError('issuer_mismatch', `The authorization server metadata at ${tried.at(-1)?.url ?? issuerUrl} names issuer ${JSON.stringify(error.received)}, but it was looked up for ${JSON.stringify(error.expected)}; refusing to use it (RFC 8414 §3.3).`, {
+        hint: 'The AS `issuer` must be identical to the URL listed in the resource\'s authorization_servers.',
+        cause: error,
+      });
+    }
+    if (isNetworkError(error)) throw unreachable('authorization server', tried.at(-1)?.url ?? issuerUrl, error);
+    throw new CliError('invalid_as_metadata', `Could not read the authorization server metadata for ${issuerUrl}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+  const tried = trace.requests.slice(mark);
+  if (!metadata) {
+    throw new CliError('no_as_metadata', `No authorization server metadata for ${issuerUrl}; tried ${tried.map((r) => `${r.url} (${r.status ?? r.error})`).join(', ')}.`, {
+      hint: 'The AS must serve RFC 8414 (/.well-known/oauth-authorization-server) or OpenID Connect discovery metadata.',
+    });
+  }
+  const url = tried.findLast((r) => r.status !== undefined && r.status >= 200 && r.status < 300)?.url;
+  const full: AsMetadata = url?.includes('/.well-known/openid-configuration') ? await restoreStrippedMembers(metadata, url, trace) : metadata;
+  metadata = full;
+  const methods = metadata.code_challenge_methods_supported;
+  const s256 = methods?.includes('S256') ?? false;
+  const issSupported = metadata.authorization_response_iss_parameter_supported === true;
+  trace.step(
+    'authorization_server_metadata',
+    {
+      url,
+      tried,
+      issuer: metadata.issuer,
+      authorizationEndpoint: metadata.authorization_endpoint,
+      tokenEndpoint: metadata.token_endpoint,
+      registrationEndpoint: metadata.registration_endpoint,
+      revocationEndpoint: full.revocation_endpoint,
+      codeChallengeMethodsSupported: methods,
+      pkceS256: s256,
+      issParameterSupported: issSupported,
+      clientIdMetadataDocumentSupported: full.client_id_metadata_document_supported === true,
+      scopesSupported: metadata.scopes_supported,
+      ms: since(start),
+    },
+    `issuer=${metadata.issuer} authorize=${metadata.authorization_endpoint} token=${metadata.token_endpoint}` +
+      (metadata.registration_endpoint ? ` register=${metadata.registration_endpoint}` : '') +
+      ` pkce=[${methods?.join(' ') ?? 'none advertised'}]` +
+      (issSupported ? ' iss-in-response' : ''),
+    s256,
+  );
+  if (!s256) {
+    throw new CliError('pkce_unsupported', `The authorization server ${metadata.issuer} does not advertise PKCE with S256 (code_challenge_methods_supported: ${methods ? JSON.stringify(methods) : 'absent'}); refusing to continue.`, {
+      hint: 'MCP requires PKCE S256: the AS metadata must list "S256" in code_challenge_methods_supported.',
+    });
+  }
+  return { metadata: full, issuer: metadata.issuer, url, tried };
+}
+
+/**
+ * The SDK validates OIDC discovery documents with a strict schema that drops members it
+ * does not know (revocation_endpoint among them). Re-read the document and keep those
+ * string / string[] members; everything the SDK validated wins.
+ */
+async function restoreStrippedMembers(metadata: AuthorizationServerMetadata, url: string, trace: Trace): Promise<AsMetadata> {
+  try {
+    const response = await trace.fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(30_000) });
+    if (!response.ok) return metadata;
+    const raw = (await response.json()) as Record<string, unknown>;
+    const extra: Record<string, unknown> = {};
+    for (const key of ['revocation_endpoint', 'revocation_endpoint_auth_methods_supported', 'introspection_endpoint']) {
+      const value = raw[key];
+      if (typeof value === 'string' || (Array.isArray(value) && value.every((v) => typeof v === 'string'))) extra[key] = value;
+    }
+    if (typeof extra['revocation_endpoint'] === 'string' && !URL.canParse(extra['revocation_endpoint'])) delete extra['revocation_endpoint'];
+    return { ...extra, ...metadata } as AsMetadata;
+  } catch {
+    return metadata;
+  }
+}
+
+/** Steps 1–3 in order. */
+export async function discover(serverUrl: URL, trace: Trace): Promise<Discovery> {
+  const challenge = await probeChallenge(serverUrl, trace);
+  requireUnauthorized(challenge, serverUrl);
+  const prm = await discoverResourceMetadata(serverUrl, challenge, trace);
+  const issuerUrl = prm.metadata.authorization_servers?.[0];
+  if (!issuerUrl) throw new CliError('no_authorization_server', 'No authorization server listed.');
+  const as = await discoverAuthorizationServer(issuerUrl, trace);
+  return { serverUrl, challenge, prm, as };
+}

@@ -1,0 +1,149 @@
+/**
+ * Step 6: tokens — code exchange, refresh, revocation (RFC 7009), and what may be shown.
+ * Token values never leave this module except into the store and the Authorization header.
+ */
+import { OAuthError, exchangeAuthorization, refreshAuthorization, selectClientAuthMethod } from '@modelcontextprotocol/client';
+import type { AuthorizationServerMetadata, OAuthClientInformationMixed, OAuthTokens } from '@modelcontextprotocol/client';
+import { CliError, isNetworkError, unreachable } from '../errors.ts';
+import type { StoredTokens } from '../store.ts';
+import type { Trace } from '../trace.ts';
+import { printable } from './authorize.ts';
+import type { AsMetadata } from './discover.ts';
+
+/** Refresh this long before the recorded expiry. */
+export const EXPIRY_SKEW_MS = 30_000;
+
+/** What may be displayed about a token response: never the tokens. */
+export interface TokenSummary {
+  tokenType: string;
+  expiresIn: number | undefined;
+  scope: string | undefined;
+  refreshToken: boolean;
+}
+
+export function summarize(tokens: OAuthTokens): TokenSummary {
+  return {
+    tokenType: tokens.token_type,
+    expiresIn: tokens.expires_in,
+    scope: tokens.scope,
+    refreshToken: Boolean(tokens.refresh_token),
+  };
+}
+
+export function describe(summary: TokenSummary): string {
+  return `token_type=${summary.tokenType} expires_in=${summary.expiresIn ?? '?'}s scope="${summary.scope ?? '(not stated)'}" refresh_token=${summary.refreshToken ? 'yes' : 'no'}`;
+}
+
+export function toStored(tokens: OAuthTokens, requestedScope: string | undefined, now = Date.now()): StoredTokens {
+  const scope = tokens.scope ?? requestedScope; // RFC 6749 §5.1: absent scope = as requested
+  return {
+    access_token: tokens.access_token,
+    token_type: tokens.token_type,
+    ...(tokens.refresh_token ? { refresh_token: tokens.refresh_token } : {}),
+    ...(scope ? { scope } : {}),
+    ...(tokens.expires_in !== undefined ? { expires_at: now + tokens.expires_in * 1000 } : {}),
+    obtained_at: new Date(now).toISOString(),
+  };
+}
+
+export function isExpired(tokens: StoredTokens, now = Date.now()): boolean {
+  return tokens.expires_at !== undefined && tokens.expires_at - EXPIRY_SKEW_MS <= now;
+}
+
+/** An OAuth error from the token endpoint, as a CliError with the AS's own words. */
+export function tokenError(what: string, error: unknown, endpoint: string | undefined): CliError {
+  if (error instanceof CliError) return error;
+  if (error instanceof OAuthError) {
+    return new CliError(error.code === 'invalid_grant' ? 'invalid_grant' : error.code === 'invalid_client' ? 'invalid_client' : 'token_error',
+      `${what} was refused by the authorization server: ${printable(error.code, 80)}${error.message ? ` — ${printable(error.message)}` : ''}.`,
+      { hint: 'Run `mcp-client login <url>` again.', cause: error });
+  }
+  if (isNetworkError(error)) return unreachable('authorization server token endpoint', endpoint ?? '(token endpoint)', error);
+  return new CliError('token_error', `${what} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+}
+
+export async function exchangeCode(options: {
+  issuer: string;
+  metadata: AuthorizationServerMetadata;
+  client: OAuthClientInformationMixed;
+  code: string;
+  iss: string | undefined;
+  codeVerifier: string;
+  redirectUri: string;
+  resource: string;
+  trace: Trace;
+}): Promise<OAuthTokens> {
+  try {
+    return await exchangeAuthorization(options.issuer, {
+      metadata: options.metadata,
+      clientInformation: options.client,
+      authorizationCode: options.code,
+      iss: options.iss,
+      codeVerifier: options.codeVerifier,
+      redirectUri: options.redirectUri,
+      resource: options.resource,
+      fetchFn: options.trace.fetch,
+    });
+  } catch (error) {
+    throw tokenError('The code exchange', error, options.metadata.token_endpoint);
+  }
+}
+
+export async function refresh(options: {
+  issuer: string;
+  metadata: AuthorizationServerMetadata;
+  client: OAuthClientInformationMixed;
+  refreshToken: string;
+  resource: string;
+  trace: Trace;
+}): Promise<OAuthTokens> {
+  try {
+    return await refreshAuthorization(options.issuer, {
+      metadata: options.metadata,
+      clientInformation: options.client,
+      refreshToken: options.refreshToken,
+      resource: options.resource,
+      fetchFn: options.trace.fetch,
+    });
+  } catch (error) {
+    throw tokenError('The token refresh', error, options.metadata.token_endpoint);
+  }
+}
+
+/**
+ * RFC 7009 revocation of one token. Returns the HTTP status; 200 means revoked (or
+ * already invalid — RFC 7009 §2.2 answers 200 for unknown tokens too).
+ */
+export async function revoke(options: {
+  endpoint: string;
+  metadata: AsMetadata;
+  client: OAuthClientInformationMixed;
+  token: string;
+  hint: 'access_token' | 'refresh_token';
+  trace: Trace;
+}): Promise<number> {
+  const params = new URLSearchParams({ token: options.token, token_type_hint: options.hint });
+  const headers = new Headers({ 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' });
+  const supported = options.metadata.revocation_endpoint_auth_methods_supported ?? options.metadata.token_endpoint_auth_methods_supported ?? [];
+  const method = selectClientAuthMethod(options.client, supported);
+  const { client_id: clientId, client_secret: clientSecret } = options.client as { client_id: string; client_secret?: string };
+  if (method === 'client_secret_basic' && clientSecret) {
+    // RFC 6749 §2.3.1: form-urlencode id and secret before base64.
+    const user = encodeURIComponent(clientId);
+    const pass = encodeURIComponent(clientSecret);
+    headers.set('authorization', `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`);
+  } else if (method === 'client_secret_post' && clientSecret) {
+    params.set('client_id', clientId);
+    params.set('client_secret', clientSecret);
+  } else {
+    params.set('client_id', clientId);
+  }
+  let response: Response;
+  try {
+    response = await options.trace.fetch(options.endpoint, { method: 'POST', headers, body: params, signal: AbortSignal.timeout(30_000) });
+  } catch (error) {
+    throw unreachable('authorization server revocation endpoint', options.endpoint, error);
+  }
+  await response.body?.cancel().catch(() => {});
+  return response.status;
+}
