@@ -4,6 +4,9 @@
  * Nothing is mocked: the browser-facing flows are driven by ScriptedBrowser over HTTP.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { pino } from 'pino';
 import { loadConfig as loadAuthConfig } from '../auth-server/src/config.ts';
@@ -20,6 +23,8 @@ export interface Stack {
   /** The MCP endpoint, e.g. http://127.0.0.1:41234/mcp — the token audience. */
   mcpUrl: string;
   resourceMetadataUrl: string;
+  /** The extra resources' URLs, in the order of StackOptions.extraResourcePaths. */
+  extraResources: string[];
   close(): Promise<void>;
 }
 
@@ -28,6 +33,10 @@ export interface StackOptions {
   authServerEnv?: Record<string, string>;
   /** Extra environment for the resource server. */
   resourceServerEnv?: Record<string, string>;
+  /** CA certificate the auth server trusts for Client ID Metadata Document fetches. */
+  cimdCa?: string;
+  /** More resources the auth server issues tokens for (paths on a port nothing listens on). */
+  extraResourcePaths?: string[];
 }
 
 /** A port that was free a moment ago (the servers bind it right after). */
@@ -51,6 +60,21 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const authServerIssuer = `http://127.0.0.1:${authPort}`;
   const mcpUrl = `http://127.0.0.1:${resourcePort}/mcp`;
 
+  // A key set of its own per stack, in a temporary directory removed on close.
+  const dataDir = await mkdtemp(join(tmpdir(), 'stack-'));
+  const keysFile = join(dataDir, 'keys.json');
+
+  const unusedPort = await freePort();
+  const extraResources = (options.extraResourcePaths ?? []).map((path) => `http://127.0.0.1:${unusedPort}${path}`);
+  const resourcesEnv: Record<string, string> = {};
+  if (extraResources.length) {
+    const file = join(dataDir, 'resources.json');
+    const scopes = ['mcp:tools', 'mcp:resources', 'mcp:prompts', 'notes:write'];
+    const resources = [mcpUrl, ...extraResources].map((url) => ({ url, scopes, default_scopes: scopes.slice(0, 3) }));
+    await writeFile(file, JSON.stringify({ resources }));
+    resourcesEnv.RESOURCES_FILE = file;
+  }
+
   const dex = await loadDexConfig(DEFAULT_DEX_CONFIG, { IDP_CLIENT_SECRET: clientSecret });
   const idp = await startDevIdp({
     dex,
@@ -67,9 +91,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       IDP_CLIENT_SECRET: clientSecret,
       RESOURCE_URL: mcpUrl,
       LOG_LEVEL: 'silent',
+      KEYS_FILE: keysFile,
+      ...resourcesEnv,
       ...options.authServerEnv,
     }),
-    silent,
+    { logger: silent, cimdCa: options.cimdCa, env: { ...process.env, ...options.authServerEnv } },
   );
 
   const resourceConfig = loadResourceConfig({
@@ -86,8 +112,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     authServerIssuer,
     mcpUrl,
     resourceMetadataUrl: resourceConfig.resourceMetadataUrl,
+    extraResources,
     async close() {
       await Promise.allSettled([resourceServer.close(), authServer.close(), idp.close()]);
+      await rm(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -1,4 +1,4 @@
-import type { Account, FindAccount } from 'oidc-provider';
+import type { Account, Adapter, FindAccount } from 'oidc-provider';
 
 /** What the auth server knows of a user: only what the upstream IdP's ID token said. */
 export interface AccountProfile {
@@ -8,26 +8,28 @@ export interface AccountProfile {
   name?: string | undefined;
 }
 
-export interface AccountStore {
-  get(accountId: string): Promise<AccountProfile | undefined>;
-  /** Creates the account on first login, refreshes its claims on every later one. */
-  upsert(profile: AccountProfile): Promise<void>;
-}
+/**
+ * Accounts kept with the rest of the state (memory or Redis) through the same adapter
+ * interface, under the model name `Account`; created on first login, refreshed on each.
+ */
+export class AccountStore {
+  readonly #adapter: Adapter;
 
-/** Process-local accounts; lost on restart (the Redis-backed store keeps them). */
-export class MemoryAccountStore implements AccountStore {
-  readonly #accounts = new Map<string, AccountProfile>();
-
-  async get(accountId: string) {
-    return this.#accounts.get(accountId);
+  constructor(adapter: Adapter) {
+    this.#adapter = adapter;
   }
 
-  async upsert(profile: AccountProfile) {
-    this.#accounts.set(profile.sub, { ...profile });
+  async get(accountId: string): Promise<AccountProfile | undefined> {
+    const stored = (await this.#adapter.find(accountId)) as { profile?: AccountProfile } | undefined;
+    return stored?.profile;
+  }
+
+  async upsert(profile: AccountProfile): Promise<void> {
+    await this.#adapter.upsert(profile.sub, { profile } as never);
   }
 }
 
-/** The oidc-provider `findAccount` hook over an AccountStore. */
+/** The oidc-provider `findAccount` hook over the AccountStore. */
 export function findAccountIn(store: AccountStore): FindAccount {
   return async (_ctx, accountId): Promise<Account | undefined> => {
     const profile = await store.get(accountId);
@@ -35,12 +37,7 @@ export function findAccountIn(store: AccountStore): FindAccount {
     return {
       accountId,
       async claims() {
-        return {
-          sub: accountId,
-          email: profile.email,
-          email_verified: profile.emailVerified,
-          name: profile.name,
-        };
+        return { sub: accountId, email: profile.email, email_verified: profile.emailVerified, name: profile.name };
       },
     };
   };

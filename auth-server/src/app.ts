@@ -1,7 +1,10 @@
-import Koa from 'koa';
+import cors from '@koa/cors';
+import Koa, { type Middleware } from 'koa';
 import mount from 'koa-mount';
+import ratelimit from 'koa-ratelimit';
 import type Provider from 'oidc-provider';
 import type { AccountStore } from './accounts.ts';
+import type { Storage } from './adapters/index.ts';
 import type { Config } from './config.ts';
 import { describeError, interactionRoutes } from './interactions/routes.ts';
 import type { Logger } from './log.ts';
@@ -13,12 +16,17 @@ export interface AppDeps {
   provider: Provider;
   upstream: UpstreamIdp;
   accounts: AccountStore;
+  storage: Storage;
   logger: Logger;
   cookieKeys: string[];
 }
 
-/** The Koa app: interaction pages first, then oidc-provider for every protocol endpoint. */
-export function createApp({ config, provider, upstream, accounts, logger, cookieKeys }: AppDeps): Koa {
+/**
+ * The Koa app, in order: error boundary, health, rate limits, CORS for registration,
+ * the interaction pages, then oidc-provider for every protocol endpoint (it answers CORS
+ * for metadata, JWKS, token, revocation and introspection itself).
+ */
+export function createApp({ config, provider, upstream, accounts, storage, logger, cookieKeys }: AppDeps): Koa {
   const app = new Koa({ proxy: config.trustProxy, keys: cookieKeys });
 
   app.use(async (ctx, next) => {
@@ -38,20 +46,52 @@ export function createApp({ config, provider, upstream, accounts, logger, cookie
       ctx.body = { status: 'ok' };
       return;
     }
+    if (ctx.path === '/readyz') {
+      const [store, idp] = await Promise.all([storage.ping(), upstream.ping()]);
+      ctx.status = store && idp ? 200 : 503;
+      ctx.body = { status: store && idp ? 'ready' : 'not ready', storage: { kind: storage.kind, ok: store }, upstreamIdp: { ok: idp } };
+      return;
+    }
     await next();
   });
 
-  const interactions = interactionRoutes({
-    provider,
-    upstream,
-    accounts,
-    logger,
-    secureCookies: config.issuer.startsWith('https:'),
-  });
+  app.use(onPaths(['/reg'], rateLimit(config.registration.ratePerMinute, 'reg', storage)));
+  app.use(onPaths(['/token'], rateLimit(config.tokenRatePerMinute, 'token', storage)));
+
+  // oidc-provider has no CORS on registration; browser clients (MCP Inspector) register cross-origin.
+  app.use(onPaths(['/reg'], cors({ allowMethods: ['GET', 'POST', 'PUT', 'DELETE'], allowHeaders: ['authorization', 'content-type'], maxAge: 3600 })));
+
+  const interactions = interactionRoutes({ provider, upstream, accounts, logger, secureCookies: config.secureCookies });
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
   app.use(mount(provider));
 
   provider.on('server_error', (_ctx, error) => logger.error({ err: describeError(error) }, 'oidc-provider server error'));
+  // Refusals are logged by code and description only: never parameters, codes or tokens.
+  const events = provider as unknown as NodeJS.EventEmitter;
+  for (const event of ['grant.error', 'registration_create.error', 'introspection.error', 'revocation.error', 'authorization.error']) {
+    events.on(event, (_ctx: unknown, error: { error?: string; error_description?: string }) =>
+      logger.info({ event, error: error.error, description: error.error_description }, 'request refused'),
+    );
+  }
   return app;
+}
+
+/** Runs `middleware` for a path and everything below it. */
+function onPaths(paths: string[], middleware: Middleware): Middleware {
+  return (ctx, next) => (paths.some((path) => ctx.path === path || ctx.path.startsWith(`${path}/`)) ? middleware(ctx, next) : next());
+}
+
+/** Per client IP, per minute; shared across instances when the state is in Redis. */
+function rateLimit(max: number, name: string, storage: Storage): Middleware {
+  const common = {
+    duration: 60_000,
+    max,
+    id: (ctx: Koa.Context) => `${name}:${ctx.ip}`,
+    errorMessage: { error: 'too_many_requests', error_description: `Too many requests to this endpoint; retry after the time in Retry-After.` } as unknown as string,
+    headers: { remaining: 'RateLimit-Remaining', reset: 'RateLimit-Reset', total: 'RateLimit-Limit' },
+  };
+  return storage.redis
+    ? ratelimit({ ...common, driver: 'redis', db: storage.redis as never })
+    : ratelimit({ ...common, driver: 'memory', db: new Map() });
 }

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { z } from 'zod';
 
 /**
@@ -37,8 +38,34 @@ export const configSchema = z.object({
   IDP_CLIENT_SECRET: z.string({ error: 'must be set: the auth server’s client secret at the IdP' }).min(1, 'must not be empty'),
   IDP_SCOPES: z.string().default('openid email profile'),
 
-  /** Keys that sign cookies; the first signs, all verify. Random per process when unset. */
+  /** Protected resources as a YAML/JSON file; replaces the RESOURCE_* variables above. */
+  RESOURCES_FILE: z.string().min(1).optional(),
+  /** Pre-registered clients (confidential, machine-to-machine, introspection) as a YAML/JSON file. */
+  CLIENTS_FILE: z.string().min(1).optional(),
+
+  /** Redis for all state; unset → in-process memory, lost on restart. */
+  REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
+
+  /** Key set file (signing + cookie keys), generated on first start when absent. */
+  KEYS_FILE: z.string().min(1).default(resolve(import.meta.dirname, '..', '.data', 'keys.json')),
+  /** The key set as JSON instead of a file (e.g. from a secret manager). */
+  SIGNING_KEYS: z.string().min(1).optional(),
+  /** Keys that sign cookies; the first signs, all verify. Overrides the key set's. */
   COOKIE_KEYS: csv.optional(),
+
+  REFRESH_TOKEN_TTL: seconds.default(14 * 24 * 60 * 60),
+  /** Seconds during which a rotated refresh token may be used again without revoking the grant. */
+  REFRESH_TOKEN_REUSE_WINDOW: z.coerce.number().int().min(0).max(300).default(5),
+
+  /** When set, registration needs `Authorization: Bearer <this>` (RFC 7591 initial access token). */
+  REGISTRATION_ACCESS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Requests per minute per client IP. */
+  RATE_LIMIT_REGISTRATION: z.coerce.number().int().min(1).default(30),
+  RATE_LIMIT_TOKEN: z.coerce.number().int().min(1).default(300),
+
+  /** Client ID Metadata Documents: development switch that lets client ids on loopback hosts be fetched. */
+  CIMD_ALLOW_LOOPBACK: z.stringbool().default(false),
+
   /** Trust X-Forwarded-* from a TLS-terminating proxy. */
   TRUST_PROXY: z.stringbool().default(false),
 });
@@ -67,8 +94,21 @@ function toConfig(env: z.infer<typeof configSchema>) {
       /** Where the IdP sends the user back; must be registered at the IdP (dex/config.yaml). */
       redirectUri: `${env.ISSUER}/upstream/callback`,
     },
+    resourcesFile: env.RESOURCES_FILE,
+    clientsFile: env.CLIENTS_FILE,
+    redisUrl: env.REDIS_URL,
+    keysFile: env.KEYS_FILE,
+    signingKeysJson: env.SIGNING_KEYS,
     cookieKeys: env.COOKIE_KEYS,
+    refreshToken: { ttl: env.REFRESH_TOKEN_TTL, reuseWindow: env.REFRESH_TOKEN_REUSE_WINDOW },
+    registration: {
+      initialAccessToken: env.REGISTRATION_ACCESS_TOKEN,
+      ratePerMinute: env.RATE_LIMIT_REGISTRATION,
+    },
+    tokenRatePerMinute: env.RATE_LIMIT_TOKEN,
+    cimd: { allowLoopback: env.CIMD_ALLOW_LOOPBACK },
     trustProxy: env.TRUST_PROXY,
+    secureCookies: issuer.protocol === 'https:',
   };
 }
 

@@ -1,36 +1,37 @@
-import Provider, { type Configuration } from 'oidc-provider';
+import Provider, { type AdapterFactory, type ClientMetadata, type Configuration } from 'oidc-provider';
 import { findAccountIn, type AccountStore } from './accounts.ts';
 import type { Config } from './config.ts';
 import type { SigningJwk } from './keys.ts';
-import { resourcePolicy } from './policies/resources.ts';
+import { loopbackRedirectMatches, validateRedirectUris } from './policies/redirect-uris.ts';
+import { resourcePolicy, type ProtectedResource } from './policies/resources.ts';
 import { errorPage } from './views.ts';
 
 export interface ProviderDeps {
   config: Config;
+  adapter: AdapterFactory;
   accounts: AccountStore;
+  resources: ProtectedResource[];
+  staticClients: ClientMetadata[];
+  /** Pre-registered clients that may introspect tokens (resource servers). */
+  introspectors: Set<string>;
   signingKeys: SigningJwk[];
   cookieKeys: string[];
+  /** Outbound fetch for Client ID Metadata Documents (see policies/cimd-fetch.ts). */
+  fetch?: Configuration['fetch'];
 }
 
 /** The oidc-provider configuration, as data: everything it decides is decided here or in policies/. */
-export function createProvider({ config, accounts, signingKeys, cookieKeys }: ProviderDeps): Provider {
-  const resources = resourcePolicy([
-    {
-      url: config.resource.url,
-      scopes: config.resource.scopes,
-      defaultScopes: config.resource.defaultScopes,
-      accessTokenTtl: config.resource.accessTokenTtl,
-    },
-  ]);
+export function createProvider(deps: ProviderDeps): Provider {
+  const { config, accounts, introspectors } = deps;
+  const resources = resourcePolicy(deps.resources);
+  const cookie = { signed: true, httpOnly: true, sameSite: 'lax', secure: config.secureCookies } as const;
 
   const configuration: Configuration = {
+    adapter: deps.adapter,
+    clients: deps.staticClients,
     findAccount: findAccountIn(accounts),
-    jwks: { keys: signingKeys },
-    cookies: {
-      keys: cookieKeys,
-      long: { signed: true, httpOnly: true, sameSite: 'lax', secure: config.issuer.startsWith('https:') },
-      short: { signed: true, httpOnly: true, sameSite: 'lax', secure: config.issuer.startsWith('https:') },
-    },
+    jwks: { keys: deps.signingKeys },
+    cookies: { keys: deps.cookieKeys, long: cookie, short: cookie },
     scopes: ['openid', 'offline_access'],
     claims: {
       openid: ['sub'],
@@ -44,10 +45,33 @@ export function createProvider({ config, accounts, signingKeys, cookieKeys }: Pr
     },
     // Authorization code only: no implicit or hybrid responses (OAuth 2.1).
     responseTypes: ['code'],
+    // RFC 7591 names these; declaring them is also how the redirect URI policy sees every
+    // client's full metadata (the validator runs once per declared property).
+    extraClientMetadata: {
+      properties: ['software_id', 'software_version'],
+      validator(_ctx, key, _value, metadata) {
+        if (key === 'software_id') validateRedirectUris(metadata);
+      },
+    },
     features: {
       devInteractions: { enabled: false },
-      registration: { enabled: true },
+      registration: {
+        enabled: true,
+        initialAccessToken: config.registration.initialAccessToken ?? false,
+        issueRegistrationAccessToken: true,
+      },
+      registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
+      clientIdMetadataDocument: {
+        enabled: true,
+        ack: 'draft-02',
+      },
       revocation: { enabled: true },
+      introspection: {
+        enabled: true,
+        // Only operator-registered resource servers; never a DCR or CIMD client.
+        allowedPolicy: async (_ctx, client) => introspectors.has(client.clientId),
+      },
+      clientCredentials: { enabled: true },
       resourceIndicators: {
         enabled: true,
         defaultResource: resources.defaultResource,
@@ -55,6 +79,9 @@ export function createProvider({ config, accounts, signingKeys, cookieKeys }: Pr
         useGrantedResource: resources.useGrantedResource,
       },
     },
+    // Browser clients (MCP Inspector) call the token, revocation and introspection endpoints
+    // cross-origin: allowed from the origins of the client's own redirect URIs.
+    clientBasedCORS: (_ctx, origin, client) => client.redirectUris?.some((uri) => URL.parse(uri)?.origin === origin) ?? false,
     // PKCE for every authorization request, public or confidential; oidc-provider only
     // implements S256, so `plain` is refused as an unsupported method.
     pkce: { required: () => true },
@@ -62,7 +89,8 @@ export function createProvider({ config, accounts, signingKeys, cookieKeys }: Pr
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },
     // MCP clients rarely ask for offline_access, and a refresh token that dies with the
-    // browser session is useless to a CLI or an agent.
+    // browser session is useless to a CLI or an agent. Public clients' refresh tokens
+    // rotate on every use (oidc-provider's default rotateRefreshToken).
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     expiresWithSession: async () => false,
     // whoami on the resource server reads the user from the access token alone.
@@ -73,20 +101,29 @@ export function createProvider({ config, accounts, signingKeys, cookieKeys }: Pr
     },
     ttl: {
       AccessToken: config.resource.accessTokenTtl,
+      ClientCredentials: config.resource.accessTokenTtl,
       AuthorizationCode: 60,
       Interaction: 10 * 60,
-      Grant: 14 * 24 * 60 * 60,
-      Session: 14 * 24 * 60 * 60,
-      RefreshToken: 14 * 24 * 60 * 60,
+      Grant: config.refreshToken.ttl,
+      Session: config.refreshToken.ttl,
+      RefreshToken: config.refreshToken.ttl,
       IdToken: 60 * 60,
+      RegistrationAccessToken: 365 * 24 * 60 * 60,
     },
     renderError: async (ctx, out) => {
       ctx.type = 'html';
       ctx.body = errorPage('Sign-in error', `${out.error}: ${out.error_description ?? ''}`);
     },
+    ...(deps.fetch ? { fetch: deps.fetch } : {}),
   };
 
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trustProxy;
+
+  // RFC 8252 §7.3 for every client, not only `application_type: native` ones.
+  const exactMatch = provider.Client.prototype.redirectUriAllowed;
+  provider.Client.prototype.redirectUriAllowed = function redirectUriAllowed(uri: string) {
+    return exactMatch.call(this, uri) || loopbackRedirectMatches([...(this.redirectUris ?? [])], uri);
+  };
   return provider;
 }

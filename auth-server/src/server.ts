@@ -1,12 +1,16 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MemoryAccountStore } from './accounts.ts';
+import type { Configuration } from 'oidc-provider';
+import { AccountStore } from './accounts.ts';
+import { createStorage } from './adapters/index.ts';
 import { createApp } from './app.ts';
 import type { Config } from './config.ts';
-import { cookieKeys, generateSigningKey } from './keys.ts';
+import { loadKeys } from './keys.ts';
 import { createLogger, type Logger } from './log.ts';
+import { cimdFetch } from './policies/cimd-fetch.ts';
 import { createProvider } from './provider.ts';
+import { loadResources, loadStaticClients } from './registry.ts';
 import { UpstreamIdp } from './upstream.ts';
 
 export interface RunningAuthServer {
@@ -15,29 +19,56 @@ export interface RunningAuthServer {
   close(): Promise<void>;
 }
 
-/** Builds every part from the configuration and listens; used by main.ts and by tests. */
-export async function startAuthServer(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<RunningAuthServer> {
-  const accounts = new MemoryAccountStore();
-  logger.warn('no REDIS_URL: clients, grants, sessions and accounts are kept in process memory and lost on restart');
-  const signingKeys = [await generateSigningKey()];
-  logger.warn('signing key generated for this process only: tokens issued now stop verifying after a restart');
-  const keys = cookieKeys(config.cookieKeys);
-  const provider = createProvider({ config, accounts, signingKeys, cookieKeys: keys });
-  const upstream = new UpstreamIdp({ ...config.idp });
-  const app = createApp({ config, provider, upstream, accounts, logger, cookieKeys: keys });
+export interface StartOptions {
+  logger?: Logger;
+  /** Extra CA certificates trusted when fetching Client ID Metadata Documents (tests, private PKI). */
+  cimdCa?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+}
 
-  const server = createServer(app.callback());
-  server.listen(config.port, config.host);
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  logger.info({ issuer: config.issuer, listening: `${config.host}:${port}` }, 'auth-server ready');
-  return {
-    issuer: config.issuer,
-    server,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
-        server.closeAllConnections();
-      }),
-  };
+/** Builds every part from the configuration and listens; used by main.ts and by tests. */
+export async function startAuthServer(config: Config, options: StartOptions = {}): Promise<RunningAuthServer> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const storage = await createStorage({ redisUrl: config.redisUrl, policy: { refreshOverlapSeconds: config.refreshToken.reuseWindow }, logger });
+  try {
+    const keys = await loadKeys({ fromEnv: config.signingKeysJson, file: config.keysFile, cookieKeys: config.cookieKeys }, (message) => logger.warn(message));
+    const [resources, clients] = await Promise.all([loadResources(config), loadStaticClients(config, options.env)]);
+    const accounts = new AccountStore(storage.adapter('Account'));
+    const fetch: Configuration['fetch'] | undefined = config.cimd.allowLoopback || options.cimdCa ? cimdFetch({ allowLoopback: config.cimd.allowLoopback, ca: options.cimdCa }) : undefined;
+    if (config.cimd.allowLoopback) logger.warn('CIMD_ALLOW_LOOPBACK is on: client metadata documents on loopback hosts are fetched (development only)');
+
+    const provider = createProvider({
+      config,
+      adapter: storage.adapter,
+      accounts,
+      resources,
+      staticClients: clients.metadata,
+      introspectors: clients.introspectors,
+      signingKeys: keys.signingKeys,
+      cookieKeys: keys.cookieKeys,
+      ...(fetch ? { fetch } : {}),
+    });
+    const upstream = new UpstreamIdp({ ...config.idp });
+    const app = createApp({ config, provider, upstream, accounts, storage, logger, cookieKeys: keys.cookieKeys });
+
+    const server = createServer(app.callback());
+    server.listen(config.port, config.host);
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    logger.info({ issuer: config.issuer, listening: `${config.host}:${port}`, storage: storage.kind, resources: resources.map((resource) => resource.url) }, 'auth-server ready');
+    return {
+      issuer: config.issuer,
+      server,
+      close: async () => {
+        await new Promise<void>((resolve, reject) => {
+          server.close((error) => (error ? reject(error) : resolve()));
+          server.closeAllConnections();
+        });
+        await storage.close();
+      },
+    };
+  } catch (error) {
+    await storage.close();
+    throw error;
+  }
 }

@@ -55,6 +55,18 @@ export class UpstreamIdp {
     return client.discovery(new URL(issuer), clientId, undefined, client.ClientSecretBasic(clientSecret), options);
   }
 
+  /** Whether the IdP's discovery document answers now (for /readyz). */
+  async ping(): Promise<boolean> {
+    const { issuer, internalUrl } = this.#options;
+    const url = `${issuer}/.well-known/openid-configuration`;
+    const target = internalUrl ? new URL(internalUrl).origin + url.slice(new URL(issuer).origin.length) : url;
+    try {
+      return (await fetch(target, { signal: AbortSignal.timeout(2000) })).ok;
+    } catch {
+      return false;
+    }
+  }
+
   /**
    * Authorization code + PKCE (S256) + state + nonce. `stateLabel` is a non-secret prefix
    * of the state that lets the callback find the interaction it belongs to.

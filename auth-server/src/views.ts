@@ -64,6 +64,8 @@ export interface ConsentView {
   redirectHost: string;
   /** DCR clients describe themselves; nothing vouches for their name. */
   verified: boolean;
+  /** Who vouches for a verified client: the host of its metadata document, or this server. */
+  verifiedBy: string | undefined;
   scopes: { name: string; description: string }[];
   resource: string | undefined;
   userLabel: string;
@@ -76,7 +78,9 @@ export function consentPage(view: ConsentView): string {
     html`
 <h1>Allow <strong>${view.clientName}</strong> to access your MCP server?</h1>
 <p class="muted">Signed in as ${view.userLabel}</p>
-${view.verified ? '' : html`<p class="warning">This application registered itself; its name is not verified. Continue only if you started this sign-in and recognise <strong>${view.redirectHost}</strong>.</p>`}
+${view.verified
+    ? html`<p class="muted">Verified: its details are published by <strong>${view.verifiedBy}</strong>.</p>`
+    : html`<p class="warning">Unverified application: it registered itself, so its name is not checked. Continue only if you started this sign-in and recognise <strong>${view.redirectHost}</strong>.</p>`}
 <p>It will return to <strong>${view.redirectHost}</strong> and be able to:</p>
 <ul class="scopes">${scopes}</ul>
 ${view.resource ? html`<p class="muted">Resource: <code>${view.resource}</code></p>` : ''}

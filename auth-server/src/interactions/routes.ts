@@ -92,7 +92,7 @@ export function interactionRoutes({ provider, upstream, accounts, logger, secure
         clientId: client.clientId,
         clientName: client.clientName ?? client.clientId,
         redirectHost: redirectUri?.host || String(params.redirect_uri),
-        verified: false,
+        ...verification(client),
         scopes: scopes.map((name) => ({ name, description: describeScope(name) })),
         resource: Object.keys(missing.missingResourceScopes ?? {})[0],
         userLabel: account?.email ?? account?.name ?? details.session?.accountId ?? 'unknown user',
@@ -202,6 +202,16 @@ function readPendingLogin(ctx: Context): PendingLogin | undefined {
     // a tampered cookie fails the signature check first; anything else is simply not ours
   }
   return undefined;
+}
+
+/**
+ * A CIMD client's name is vouched for by the host serving its document; a pre-registered
+ * client by the operator. A DCR client describes itself: nothing is verified.
+ */
+function verification(client: { clientId: string; clientIdMetadataDocument?: boolean; metadata(): Record<string, unknown> }) {
+  if (client.clientIdMetadataDocument) return { verified: true, verifiedBy: new URL(client.clientId).host };
+  if (client.metadata().client_id_issued_at === undefined) return { verified: true, verifiedBy: 'this server' };
+  return { verified: false, verifiedBy: undefined };
 }
 
 function renderError(ctx: Context, status: number, title: string, message: string) {

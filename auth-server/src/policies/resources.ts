@@ -26,6 +26,18 @@ export function canonicalResource(value: string): string | undefined {
   return `${parsed.protocol}//${parsed.host}${path}`;
 }
 
+/**
+ * RFC 6749 §3.3: a request without `scope` gets the resource's default scopes instead of an
+ * empty grant (Claude sends `scope=`; the conformance suite sends none). Runs when
+ * oidc-provider resolves the resource — after scope syntax checks, before consent and issuance.
+ */
+function applyDefaultScopes(ctx: KoaContextWithOIDC, resource: ProtectedResource) {
+  const params = ctx.oidc?.params as { scope?: string; grant_type?: string } | undefined;
+  if (!params || params.scope) return;
+  const asksForScopes = ctx.oidc.route === 'authorization' || (ctx.oidc.route === 'token' && params.grant_type === 'client_credentials');
+  if (asksForScopes) params.scope = resource.defaultScopes.join(' ');
+}
+
 export function resourcePolicy(resources: ProtectedResource[]) {
   const byCanonical = new Map(resources.map((resource) => [canonicalResource(resource.url), resource]));
 
@@ -43,9 +55,10 @@ export function resourcePolicy(resources: ProtectedResource[]) {
       return resources.length === 1 ? resources[0]!.url : undefined;
     },
 
-    async getResourceServerInfo(_ctx: KoaContextWithOIDC, indicator: string): Promise<ResourceServer> {
+    async getResourceServerInfo(ctx: KoaContextWithOIDC, indicator: string): Promise<ResourceServer> {
       const resource = find(indicator);
       if (!resource) throw new errors.InvalidTarget(`resource ${JSON.stringify(indicator)} is not served by this authorization server`);
+      applyDefaultScopes(ctx, resource);
       return {
         scope: resource.scopes.join(' '),
         audience: resource.url,

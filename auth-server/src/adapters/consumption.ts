@@ -1,0 +1,30 @@
+import { errors } from 'oidc-provider';
+
+/**
+ * What happens when a single-use artifact (authorization code, refresh token, …) is
+ * consumed a second time. Shared by the memory and Redis adapters so both behave alike.
+ *
+ * A rotated refresh token presented again within `refreshOverlapSeconds` of its first use is
+ * accepted: two tabs refreshing at once, or a client whose response was lost, keep working.
+ * Any other second use is a replay: the whole grant (every token of the family) is revoked.
+ */
+export interface ConsumptionPolicy {
+  refreshOverlapSeconds: number;
+}
+
+export const SINGLE_USE_MODELS = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
+
+export function now(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+/** Within the overlap window a rotated refresh token still counts as unused. */
+export function withinOverlap(model: string, consumedAt: number, policy: ConsumptionPolicy, at = now()): boolean {
+  return model === 'RefreshToken' && at - consumedAt <= policy.refreshOverlapSeconds;
+}
+
+/** The error a replay gets once the adapter has revoked the grant. */
+export function replayError(model: string): Error {
+  const label = model === 'RefreshToken' ? 'refresh token already used' : `${model} already consumed`;
+  return new errors.InvalidGrant(label);
+}

@@ -1,0 +1,112 @@
+import type { Redis } from 'ioredis';
+import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { now, replayError, withinOverlap, type ConsumptionPolicy } from './consumption.ts';
+
+/**
+ * Redis storage for every oidc-provider model (and the auth server's accounts).
+ *
+ *   {prefix}{Model}:{id}        hash: payload (JSON), grantId, consumed (epoch seconds); TTL
+ *   {prefix}grant:{grantId}     set of the keys issued under a grant, so revoking a grant
+ *                               revokes every code and token of it; TTL = the longest member
+ *   {prefix}uid:{Model}:{uid}   → id (sessions)       {prefix}userCode:{Model}:{code} → id
+ *
+ * `consume` is one atomic script: of two auth-server instances presenting the same code or
+ * refresh token, exactly one consumes it; the other sees a replay (outside the overlap window).
+ */
+
+/** Marks a hash consumed unless it already was; returns the earlier consumption time, if any. */
+const CONSUME = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local previous = redis.call('HGET', KEYS[1], 'consumed')
+if previous then return tonumber(previous) end
+redis.call('HSET', KEYS[1], 'consumed', ARGV[1])
+return 0`;
+
+/** Extends a key's TTL to at least `seconds` (never shortens it; -1 means no expiry). */
+const EXTEND_TTL = `
+local ttl = redis.call('TTL', KEYS[1])
+if ttl == -1 then return 0 end
+if ttl < tonumber(ARGV[1]) then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return 1`;
+
+export class RedisAdapter implements Adapter {
+  readonly #name: string;
+  readonly #redis: Redis;
+  readonly #prefix: string;
+  readonly #policy: ConsumptionPolicy;
+
+  constructor(name: string, redis: Redis, policy: ConsumptionPolicy, prefix = 'oidc:') {
+    this.#name = name;
+    this.#redis = redis;
+    this.#policy = policy;
+    this.#prefix = prefix;
+  }
+
+  #key(id: string) {
+    return `${this.#prefix}${this.#name}:${id}`;
+  }
+
+  #grantKey(grantId: string) {
+    return `${this.#prefix}grant:${grantId}`;
+  }
+
+  async upsert(id: string, payload: AdapterPayload, expiresIn?: number) {
+    const key = this.#key(id);
+    const multi = this.#redis.multi().del(key).hset(key, { payload: JSON.stringify(payload), ...(payload.grantId ? { grantId: payload.grantId } : {}) });
+    if (expiresIn) multi.expire(key, expiresIn);
+    if (payload.grantId) {
+      const grantKey = this.#grantKey(payload.grantId);
+      multi.sadd(grantKey, key);
+      if (expiresIn) multi.eval(EXTEND_TTL, 1, grantKey, expiresIn);
+      else multi.persist(grantKey);
+    }
+    for (const [index, value] of [['uid', payload.uid], ['userCode', payload.userCode]] as const) {
+      if (!value) continue;
+      const indexKey = `${this.#prefix}${index}:${this.#name}:${value}`;
+      if (expiresIn) multi.set(indexKey, id, 'EX', expiresIn);
+      else multi.set(indexKey, id);
+    }
+    await multi.exec();
+  }
+
+  async find(id: string) {
+    const [payload, consumed] = await this.#redis.hmget(this.#key(id), 'payload', 'consumed');
+    if (!payload) return undefined;
+    const parsed = JSON.parse(payload) as AdapterPayload;
+    if (consumed && !withinOverlap(this.#name, Number(consumed), this.#policy)) parsed.consumed = Number(consumed);
+    return parsed;
+  }
+
+  async findByUid(uid: string) {
+    const id = await this.#redis.get(`${this.#prefix}uid:${this.#name}:${uid}`);
+    return id ? this.find(id) : undefined;
+  }
+
+  async findByUserCode(userCode: string) {
+    const id = await this.#redis.get(`${this.#prefix}userCode:${this.#name}:${userCode}`);
+    return id ? this.find(id) : undefined;
+  }
+
+  async consume(id: string) {
+    const key = this.#key(id);
+    const previous = (await this.#redis.eval(CONSUME, 1, key, now())) as number;
+    if (previous <= 0) return; // first use (0), or already gone (-1): oidc-provider decides
+    if (withinOverlap(this.#name, previous, this.#policy)) return;
+    const grantId = await this.#redis.hget(key, 'grantId');
+    if (grantId) {
+      await this.revokeByGrantId(grantId);
+      await this.#redis.del(`${this.#prefix}Grant:${grantId}`);
+    }
+    throw replayError(this.#name);
+  }
+
+  async destroy(id: string) {
+    await this.#redis.del(this.#key(id));
+  }
+
+  async revokeByGrantId(grantId: string) {
+    const grantKey = this.#grantKey(grantId);
+    const keys = await this.#redis.smembers(grantKey);
+    await this.#redis.del(grantKey, ...keys);
+  }
+}
