@@ -87,8 +87,10 @@ export async function obtainAccessToken(options: {
   user: DemoUser;
   scope?: string;
   browser?: ScriptedBrowser;
+  /** Registration metadata overrides (e.g. application_type: 'web'). */
+  clientMetadata?: Record<string, unknown>;
 }) {
-  const { body: client } = await registerClient(options.issuer);
+  const { body: client } = await registerClient(options.issuer, options.clientMetadata);
   const redirectUri = client.redirect_uris[0]!;
   const { verifier, challenge } = pkce();
   const state = randomBytes(8).toString('hex');

@@ -25,6 +25,13 @@ export interface Stack {
   resourceMetadataUrl: string;
   /** The extra resources' URLs, in the order of StackOptions.extraResourcePaths. */
   extraResources: string[];
+  /** Stops the auth server and starts it again on the same port, key set and storage. */
+  restartAuthServer(): Promise<void>;
+  /**
+   * A second auth-server instance with the same configuration (issuer, keys, storage) on
+   * another port, as behind a load balancer; returns its base URL.
+   */
+  startAuthServerReplica(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -83,20 +90,21 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     logger: silent,
   });
 
-  const authServer = await startAuthServer(
-    loadAuthConfig({
-      ISSUER: authServerIssuer,
-      PORT: String(authPort),
-      IDP_ISSUER: idp.issuer,
-      IDP_CLIENT_SECRET: clientSecret,
-      RESOURCE_URL: mcpUrl,
-      LOG_LEVEL: 'silent',
-      KEYS_FILE: keysFile,
-      ...resourcesEnv,
-      ...options.authServerEnv,
-    }),
-    { logger: silent, cimdCa: options.cimdCa, env: { ...process.env, ...options.authServerEnv } },
-  );
+  const authEnv = {
+    ISSUER: authServerIssuer,
+    PORT: String(authPort),
+    IDP_ISSUER: idp.issuer,
+    IDP_CLIENT_SECRET: clientSecret,
+    RESOURCE_URL: mcpUrl,
+    LOG_LEVEL: 'silent',
+    KEYS_FILE: keysFile,
+    ...resourcesEnv,
+    ...options.authServerEnv,
+  };
+  const startAuth = (env: Record<string, string>) =>
+    startAuthServer(loadAuthConfig(env), { logger: silent, cimdCa: options.cimdCa, env: { ...process.env, ...env } });
+  let authServer = await startAuth(authEnv);
+  const replicas: Awaited<ReturnType<typeof startAuth>>[] = [];
 
   const resourceConfig = loadResourceConfig({
     RESOURCE_URL: mcpUrl,
@@ -113,8 +121,18 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     mcpUrl,
     resourceMetadataUrl: resourceConfig.resourceMetadataUrl,
     extraResources,
+    async restartAuthServer() {
+      await authServer.close();
+      authServer = await startAuth(authEnv);
+    },
+    async startAuthServerReplica() {
+      const port = await freePort();
+      const replica = await startAuth({ ...authEnv, PORT: String(port) });
+      replicas.push(replica);
+      return `http://127.0.0.1:${port}`;
+    },
     async close() {
-      await Promise.allSettled([resourceServer.close(), authServer.close(), idp.close()]);
+      await Promise.allSettled([resourceServer.close(), authServer.close(), idp.close(), ...replicas.map((replica) => replica.close())]);
       await rm(dataDir, { recursive: true, force: true });
     },
   };

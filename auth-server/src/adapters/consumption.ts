@@ -20,7 +20,7 @@ export function now(): number {
 
 /** Within the overlap window a rotated refresh token still counts as unused. */
 export function withinOverlap(model: string, consumedAt: number, policy: ConsumptionPolicy, at = now()): boolean {
-  return model === 'RefreshToken' && at - consumedAt <= policy.refreshOverlapSeconds;
+  return model === 'RefreshToken' && policy.refreshOverlapSeconds > 0 && at - consumedAt <= policy.refreshOverlapSeconds;
 }
 
 /** The error a replay gets once the adapter has revoked the grant. */
