@@ -2,6 +2,8 @@ import Provider, { type AdapterFactory, type ClientMetadata, type Configuration 
 import { findAccountIn, type AccountStore } from './accounts.ts';
 import type { Config } from './config.ts';
 import type { SigningJwk } from './keys.ts';
+import type { Logger } from './log.ts';
+import { cimdAllowFetch } from './policies/cimd-fetch.ts';
 import { loopbackRedirectMatches, validateRedirectUris } from './policies/redirect-uris.ts';
 import { resourcePolicy, type ProtectedResource } from './policies/resources.ts';
 import { errorPage } from './views.ts';
@@ -16,6 +18,7 @@ export interface ProviderDeps {
   introspectors: Set<string>;
   signingKeys: SigningJwk[];
   cookieKeys: string[];
+  logger: Logger;
   /** Outbound fetch for Client ID Metadata Documents (see policies/cimd-fetch.ts). */
   fetch?: Configuration['fetch'];
 }
@@ -64,6 +67,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       clientIdMetadataDocument: {
         enabled: true,
         ack: 'draft-02',
+        allowFetch: cimdAllowFetch({ allowLoopback: config.cimd.allowLoopback, logger: deps.logger }),
       },
       revocation: { enabled: true },
       introspection: {

@@ -46,6 +46,7 @@ export async function startAuthServer(config: Config, options: StartOptions = {}
       introspectors: clients.introspectors,
       signingKeys: keys.signingKeys,
       cookieKeys: keys.cookieKeys,
+      logger,
       ...(fetch ? { fetch } : {}),
     });
     const upstream = new UpstreamIdp({ ...config.idp });

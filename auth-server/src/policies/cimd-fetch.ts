@@ -1,40 +1,49 @@
-import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
-import type { Configuration } from 'oidc-provider';
-import { Agent } from 'undici';
+import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
+// undici's own fetch with its Agent: the global fetch is a different undici build.
+import { Agent, fetch as undiciFetch } from 'undici';
+import type { Logger } from '../log.ts';
+import { outboundVerdict, resolveHost } from './network.ts';
 
 /**
- * Outbound fetch for Client ID Metadata Documents when the defaults must be widened.
- * oidc-provider's own fetch already refuses private, loopback, link-local and metadata-
- * service addresses (its dispatcher checks every resolved address), caps the body and
- * never follows redirects. This wrapper changes one thing, for development only: a client
- * id whose host resolves to loopback — and only loopback — is fetched over a connection
- * pinned to that checked address. Everything else goes to oidc-provider's guarded dispatcher.
+ * Client ID Metadata Documents (MCP 2026-07-28's preferred registration). oidc-provider
+ * fetches the document (2.5 s timeout, 5 KiB cap, no redirects, `client_id` must equal the
+ * URL, cached per Cache-Control) and re-checks the connected address; these two hooks add:
+ *
+ * - `allowFetch`: the host is resolved first and the fetch refused when any address is
+ *   loopback, private, link-local, metadata-service or otherwise non-public — so no
+ *   connection to such an address is ever opened;
+ * - `fetch` (only when widened for development or private PKI): loopback hosts with
+ *   CIMD_ALLOW_LOOPBACK, over a connection pinned to the checked address, trusting `ca`.
  */
+export function cimdAllowFetch(options: { allowLoopback: boolean; logger: Logger }) {
+  return async (_ctx: KoaContextWithOIDC, clientId: string): Promise<boolean> => {
+    const verdict = await outboundVerdict(new URL(clientId), options);
+    if (!verdict.allowed) options.logger.info({ clientId, reason: verdict.reason }, 'client metadata document not fetched');
+    return verdict.allowed;
+  };
+}
+
 export function cimdFetch(options: { allowLoopback: boolean; ca?: string | undefined }): NonNullable<Configuration['fetch']> {
   return async (url, init) => {
     const target = new URL(url);
-    const host = target.hostname.replace(/^\[|\]$/g, '');
-    const addresses = isIP(host) ? [{ address: host, family: isIP(host) }] : await lookup(host, { all: true }).catch(() => []);
-    const allLoopback = addresses.length > 0 && addresses.every(({ address }) => isLoopbackAddress(address));
-    if (!options.allowLoopback || !allLoopback) {
+    const verdict = await outboundVerdict(target, options);
+    if (!verdict.allowed || !verdict.loopback) {
+      // Not ours to widen: oidc-provider's guarded dispatcher stays in place.
       return globalThis.fetch(url, init as RequestInit);
     }
-    const pinned = addresses[0]!;
+    const [address] = await resolveHost(target);
+    const family = address!.includes(':') ? 6 : 4;
     const dispatcher = new Agent({
       connect: {
         ...(options.ca ? { ca: options.ca } : {}),
-        lookup: (_hostname, _options, callback) => callback(null, [{ address: pinned.address, family: pinned.family }]),
+        lookup: (_hostname, _options, callback) => callback(null, [{ address: address!, family }]),
       },
     });
     try {
-      return await globalThis.fetch(url, { ...(init as RequestInit), dispatcher } as RequestInit);
+      const { dispatcher: _guarded, ...rest } = init as RequestInit & { dispatcher?: unknown };
+      return (await undiciFetch(url, { ...(rest as object), dispatcher })) as unknown as Response;
     } finally {
       void dispatcher.close();
     }
   };
-}
-
-function isLoopbackAddress(address: string): boolean {
-  return /^127\./.test(address) || address === '::1' || address === '::ffff:127.0.0.1';
 }
