@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { loadConfig as loadAuthConfig } from '../auth-server/src/config.ts';
 import { startAuthServer } from '../auth-server/src/server.ts';
 import { DEFAULT_DEX_CONFIG } from '../dev-idp/src/config.ts';
@@ -42,6 +42,8 @@ export interface StackOptions {
   resourceServerEnv?: Record<string, string>;
   /** CA certificate the auth server trusts for Client ID Metadata Document fetches. */
   cimdCa?: string;
+  /** Where the auth server logs (default: nowhere); tests use it to read what it logged. */
+  authServerLogger?: Logger;
   /** More resources the auth server issues tokens for (paths on a port nothing listens on). */
   extraResourcePaths?: string[];
 }
@@ -102,7 +104,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ...options.authServerEnv,
   };
   const startAuth = (env: Record<string, string>) =>
-    startAuthServer(loadAuthConfig(env), { logger: silent, cimdCa: options.cimdCa, env: { ...process.env, ...env } });
+    startAuthServer(loadAuthConfig(env), { logger: options.authServerLogger ?? silent, cimdCa: options.cimdCa, env: { ...process.env, ...env } });
   let authServer = await startAuth(authEnv);
   const replicas: Awaited<ReturnType<typeof startAuth>>[] = [];
 
