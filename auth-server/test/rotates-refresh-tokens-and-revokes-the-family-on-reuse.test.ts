@@ -14,7 +14,7 @@ let lenient: Stack; // REFRESH_TOKEN_REUSE_WINDOW=30
 
 beforeAll(async () => {
   redis = await startRedis();
-  strict = await startStack({ authServerEnv: { REDIS_URL: `${redis.url}/1`, REFRESH_TOKEN_REUSE_WINDOW: '0' } });
+  strict = await startStack({ authServerEnv: { REDIS_URL: `${redis.url}/1`, REFRESH_TOKEN_REUSE_WINDOW: '0', RATE_LIMIT_REGISTRATION: '40' } });
   lenient = await startStack({ authServerEnv: { REDIS_URL: `${redis.url}/2`, REFRESH_TOKEN_REUSE_WINDOW: '30' } });
 });
 afterAll(async () => {
@@ -81,5 +81,21 @@ describe('refresh token rotation', () => {
       expect(statuses).toEqual([200, 400]);
       expect(results.find((result) => result.status === 400)!.body.error).toBe('invalid_grant');
     }
+  });
+});
+
+describe('rate limits on Redis', () => {
+  it('are shared by the instances: the replica counts the same budget', async () => {
+    const replica = await strict.startAuthServerReplica();
+    const statuses: number[] = [];
+    for (let attempt = 0; attempt < 60 && !statuses.includes(429); attempt++) {
+      const target = attempt % 2 ? replica : strict.authServerIssuer;
+      const response = await fetch(`${target}/reg`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      statuses.push(response.status);
+      if (response.status === 429) expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
+    }
+    // Each instance alone would allow 40; together they refuse well before 80 requests.
+    expect(statuses).toContain(429);
+    expect(statuses.indexOf(429)).toBeLessThanOrEqual(41);
   });
 });
