@@ -78,6 +78,13 @@ describe('docker-compose.yml', () => {
     expect(Number(internal.port)).toBe(auth.port);
   });
 
+  it('keeps the auth server key set and the Redis data on named volumes', () => {
+    const volume = compose.services['auth-server']!.volumes!.find((entry) => entry.endsWith(':/data'))!;
+    expect(auth.keysFile.startsWith('/data/')).toBe(true);
+    expect(Object.keys((compose as unknown as { volumes: Record<string, unknown> }).volumes)).toContain(volume.split(':')[0]);
+    expect(auth.redisUrl).toBe('redis://redis:6379');
+  });
+
   it('binds tokens to the resource the resource server serves, published on its port', () => {
     expect(auth.resource.url).toBe(resource.resourceUrl);
     const resourcePort = Number(new URL(resource.resourceUrl).port);
