@@ -116,6 +116,16 @@ export function providerConfiguration(options: ProviderOptions): Configuration {
       names: COOKIE_NAMES,
     },
     jwks: signingKeys(),
+    // Explicit lifetimes (oidc-provider nags about its defaults); a dev IdP needs no more.
+    ttl: {
+      AccessToken: 60 * 60,
+      AuthorizationCode: 60,
+      IdToken: 60 * 60,
+      Interaction: 10 * 60,
+      Session: 24 * 60 * 60,
+      Grant: 24 * 60 * 60,
+      RefreshToken: 24 * 60 * 60,
+    },
     renderError,
   };
 }
