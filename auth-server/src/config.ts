@@ -29,6 +29,8 @@ export const configSchema = z.object({
   /** Scopes granted when a client asks for none (RFC 6749 §3.3). */
   RESOURCE_DEFAULT_SCOPES: csv.default(['mcp:tools', 'mcp:resources', 'mcp:prompts']),
   ACCESS_TOKEN_TTL: seconds.default(600),
+  /** `jwt` (verified locally by the resource server) or `opaque` (introspected). */
+  ACCESS_TOKEN_FORMAT: z.enum(['jwt', 'opaque']).default('jwt'),
 
   /** The upstream OIDC IdP that users log in at (Dex in compose, dev-idp otherwise). */
   IDP_ISSUER: identifierUrl.default('http://localhost:5556/dex'),
@@ -84,6 +86,7 @@ function toConfig(env: z.infer<typeof configSchema>) {
       scopes: env.RESOURCE_SCOPES,
       defaultScopes: env.RESOURCE_DEFAULT_SCOPES,
       accessTokenTtl: env.ACCESS_TOKEN_TTL,
+      accessTokenFormat: env.ACCESS_TOKEN_FORMAT,
     },
     idp: {
       issuer: env.IDP_ISSUER,

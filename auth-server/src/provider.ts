@@ -5,6 +5,7 @@ import type { SigningJwk } from './keys.ts';
 import type { Logger } from './log.ts';
 import { cimdAllowFetch } from './policies/cimd-fetch.ts';
 import { loopbackRedirectMatches, validateRedirectUris } from './policies/redirect-uris.ts';
+import { keepOnlyOidcScopes } from './policies/registration-scopes.ts';
 import { resourcePolicy, type ProtectedResource } from './policies/resources.ts';
 import { errorPage } from './views.ts';
 
@@ -27,6 +28,7 @@ export interface ProviderDeps {
 export function createProvider(deps: ProviderDeps): Provider {
   const { config, accounts, introspectors } = deps;
   const resources = resourcePolicy(deps.resources);
+  const resourceScopes = new Set(deps.resources.flatMap((resource) => resource.scopes));
   const cookie = { signed: true, httpOnly: true, sameSite: 'lax', secure: config.secureCookies } as const;
 
   const configuration: Configuration = {
@@ -48,12 +50,14 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     // Authorization code only: no implicit or hybrid responses (OAuth 2.1).
     responseTypes: ['code'],
-    // RFC 7591 names these; declaring them is also how the redirect URI policy sees every
+    // RFC 7591 names these; declaring them is also how the registration policies see every
     // client's full metadata (the validator runs once per declared property).
     extraClientMetadata: {
       properties: ['software_id', 'software_version'],
       validator(_ctx, key, _value, metadata) {
-        if (key === 'software_id') validateRedirectUris(metadata);
+        if (key !== 'software_id') return;
+        validateRedirectUris(metadata);
+        keepOnlyOidcScopes(metadata, resourceScopes);
       },
     },
     features: {
@@ -69,7 +73,8 @@ export function createProvider(deps: ProviderDeps): Provider {
         ack: 'draft-02',
         allowFetch: cimdAllowFetch({ allowLoopback: config.cimd.allowLoopback, logger: deps.logger }),
       },
-      revocation: { enabled: true },
+      // A client revokes its own tokens only (RFC 7009 §2.1).
+      revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
       introspection: {
         enabled: true,
         // Only operator-registered resource servers; never a DCR or CIMD client.

@@ -22,6 +22,7 @@ const resourcesSchema = z.object({
           scopes: scopeList,
           default_scopes: scopeList.optional(),
           access_token_ttl: z.number().int().positive().default(600),
+          access_token_format: z.enum(['jwt', 'opaque']).default('jwt'),
         })
         .refine((resource) => (resource.default_scopes ?? []).every((scope) => resource.scopes.includes(scope)), 'default_scopes must be a subset of scopes'),
     )
@@ -73,6 +74,7 @@ export async function loadResources(config: Config): Promise<ProtectedResource[]
     scopes: resource.scopes,
     defaultScopes: resource.default_scopes ?? resource.scopes,
     accessTokenTtl: resource.access_token_ttl,
+    accessTokenFormat: resource.access_token_format,
   }));
 }
 

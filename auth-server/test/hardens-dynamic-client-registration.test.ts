@@ -62,6 +62,15 @@ describe('redirect URI policy', () => {
     expect(body.token_endpoint_auth_method).toBe('none');
   });
 
+  it('registers SDK clients that send the resource scopes in `scope`, registering only OpenID scopes', async () => {
+    const { status, body } = await registerClient(open.authServerIssuer, { scope: 'mcp:tools mcp:resources mcp:prompts notes:write offline_access' });
+    expect(status).toBe(201);
+    expect(body.scope).toBe('offline_access');
+    const unknown = await registerClient(open.authServerIssuer, { scope: 'mcp:tools admin:everything' });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.error).toBe('invalid_client_metadata');
+  });
+
   it('refuses malformed metadata with invalid_client_metadata', async () => {
     const { status, body } = await registerClient(open.authServerIssuer, { grant_types: 'authorization_code' });
     expect(status).toBe(400);

@@ -13,6 +13,7 @@ import { DEMO_USERS, startStack, type Stack } from '../../test-support/stack.ts'
 const RS_SECRET = 'rs-introspection-secret-0123456789';
 const MACHINE_SECRET = 'machine-client-secret-0123456789';
 let stack: Stack;
+let opaque: Stack; // ACCESS_TOKEN_FORMAT=opaque: resource servers introspect access tokens
 
 beforeAll(async () => {
   const dir = await mkdtemp(join(tmpdir(), 'clients-'));
@@ -31,13 +32,16 @@ beforeAll(async () => {
     ].join('\n'),
   );
   stack = await startStack({ authServerEnv: { CLIENTS_FILE: clientsFile, TEST_RS_SECRET: RS_SECRET } });
+  opaque = await startStack({ authServerEnv: { CLIENTS_FILE: clientsFile, TEST_RS_SECRET: RS_SECRET, ACCESS_TOKEN_FORMAT: 'opaque' } });
 });
-afterAll(() => stack?.close());
+afterAll(async () => {
+  await Promise.allSettled([stack?.close(), opaque?.close()]);
+});
 
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
-async function post(path: string, form: Record<string, string>, authorization?: string) {
-  const response = await fetch(`${stack.authServerIssuer}${path}`, {
+async function post(path: string, form: Record<string, string>, authorization?: string, issuer = stack.authServerIssuer) {
+  const response = await fetch(`${issuer}${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...(authorization ? { authorization } : {}) },
     body: new URLSearchParams(form),
@@ -69,6 +73,16 @@ describe('introspection and revocation', () => {
     expect(refresh.body.error).toBe('invalid_grant');
   });
 
+  it('does not let another client revoke a token', async () => {
+    const { tokens } = await obtainAccessToken({ issuer: stack.authServerIssuer, resource: stack.mcpUrl, user: DEMO_USERS.bob });
+    const { body: intruder } = await registerClient(stack.authServerIssuer);
+    const attempt = await post('/token/revocation', { token: tokens.refresh_token!, client_id: intruder.client_id });
+    // RFC 7009 §2.2: the answer is the same as for any token; nothing is revoked.
+    expect(attempt.status).toBe(200);
+    const stillActive = await post('/token/introspection', { token: tokens.refresh_token! }, basic('resource-server', RS_SECRET));
+    expect(stillActive.body.active).toBe(true);
+  });
+
   it('tells any other client nothing about a token', async () => {
     const { tokens } = await obtainAccessToken({ issuer: stack.authServerIssuer, resource: stack.mcpUrl, user: DEMO_USERS.alice });
     const { body: confidential } = await registerClient(stack.authServerIssuer, {
@@ -84,6 +98,28 @@ describe('introspection and revocation', () => {
     const answer = await post('/token/introspection', { token: 'anything' });
     expect(answer.status).toBe(400);
     expect(answer.body.error).toBe('invalid_request');
+  });
+});
+
+describe('opaque access tokens, for resource servers that introspect', () => {
+  it('introspects an access token as active for its resource, and inactive once revoked', async () => {
+    const { clientId, tokens } = await obtainAccessToken({ issuer: opaque.authServerIssuer, resource: opaque.mcpUrl, user: DEMO_USERS.alice });
+    expect(() => decodeProtectedHeader(tokens.access_token)).toThrow();
+    const introspect = () => post('/token/introspection', { token: tokens.access_token }, basic('resource-server', RS_SECRET), opaque.authServerIssuer);
+
+    const active = await introspect();
+    expect(active.body).toMatchObject({
+      active: true,
+      aud: opaque.mcpUrl,
+      client_id: clientId,
+      scope: 'mcp:tools mcp:resources mcp:prompts',
+      sub: '0a1f5d8e-6c1b-4d3a-9a57-3f6f2f2f0a11',
+      token_type: 'Bearer',
+    });
+
+    const revoked = await post('/token/revocation', { token: tokens.access_token, client_id: clientId }, undefined, opaque.authServerIssuer);
+    expect(revoked.status).toBe(200);
+    expect((await introspect()).body).toEqual({ active: false });
   });
 });
 

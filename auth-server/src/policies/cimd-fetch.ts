@@ -41,7 +41,7 @@ export function cimdFetch(options: { allowLoopback: boolean; ca?: string | undef
     });
     try {
       const { dispatcher: _guarded, ...rest } = init as RequestInit & { dispatcher?: unknown };
-      return (await undiciFetch(url, { ...(rest as object), dispatcher })) as unknown as Response;
+      return (await undiciFetch(String(url), { ...(rest as object), dispatcher })) as unknown as Response;
     } finally {
       void dispatcher.close();
     }

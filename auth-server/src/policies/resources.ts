@@ -11,6 +11,11 @@ export interface ProtectedResource {
   scopes: string[];
   defaultScopes: string[];
   accessTokenTtl: number;
+  /**
+   * `jwt` (default): verified locally by the resource server. `opaque`: a reference the
+   * resource server must introspect (RFC 7662) — for resource servers built that way.
+   */
+  accessTokenFormat?: 'jwt' | 'opaque';
 }
 
 /**
@@ -63,8 +68,9 @@ export function resourcePolicy(resources: ProtectedResource[]) {
         scope: resource.scopes.join(' '),
         audience: resource.url,
         accessTokenTTL: resource.accessTokenTtl,
-        accessTokenFormat: 'jwt',
-        jwt: { sign: { alg: 'ES256' } },
+        ...(resource.accessTokenFormat === 'opaque'
+          ? { accessTokenFormat: 'opaque' as const }
+          : { accessTokenFormat: 'jwt' as const, jwt: { sign: { alg: 'ES256' as const } } }),
       };
     },
 
