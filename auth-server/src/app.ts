@@ -56,7 +56,9 @@ export function createApp({ config, provider, upstream, accounts, storage, logge
   });
 
   app.use(onPaths(['/reg'], rateLimit(config.registration.ratePerMinute, 'reg', storage)));
-  app.use(onPaths(['/token'], rateLimit(config.tokenRatePerMinute, 'token', storage)));
+  // The token endpoint itself; not introspection or revocation below it, which resource
+  // servers call on behalf of many users from one address.
+  app.use(onPaths(['/token'], rateLimit(config.tokenRatePerMinute, 'token', storage), { exact: true }));
 
   // oidc-provider has no CORS on registration; browser clients (MCP Inspector) register cross-origin.
   app.use(onPaths(['/reg'], cors({ allowMethods: ['GET', 'POST', 'PUT', 'DELETE'], allowHeaders: ['authorization', 'content-type'], maxAge: 3600 })));
@@ -77,9 +79,10 @@ export function createApp({ config, provider, upstream, accounts, storage, logge
   return app;
 }
 
-/** Runs `middleware` for a path and everything below it. */
-function onPaths(paths: string[], middleware: Middleware): Middleware {
-  return (ctx, next) => (paths.some((path) => ctx.path === path || ctx.path.startsWith(`${path}/`)) ? middleware(ctx, next) : next());
+/** Runs `middleware` for a path and, unless `exact`, everything below it. */
+function onPaths(paths: string[], middleware: Middleware, { exact = false } = {}): Middleware {
+  const matches = (path: string) => paths.some((prefix) => path === prefix || (!exact && path.startsWith(`${prefix}/`)));
+  return (ctx, next) => (matches(ctx.path) ? middleware(ctx, next) : next());
 }
 
 /** Per client IP, per minute; shared across instances when the state is in Redis. */

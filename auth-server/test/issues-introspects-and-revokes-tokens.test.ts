@@ -32,7 +32,7 @@ beforeAll(async () => {
     ].join('\n'),
   );
   stack = await startStack({ authServerEnv: { CLIENTS_FILE: clientsFile, TEST_RS_SECRET: RS_SECRET } });
-  opaque = await startStack({ authServerEnv: { CLIENTS_FILE: clientsFile, TEST_RS_SECRET: RS_SECRET, ACCESS_TOKEN_FORMAT: 'opaque' } });
+  opaque = await startStack({ authServerEnv: { CLIENTS_FILE: clientsFile, TEST_RS_SECRET: RS_SECRET, ACCESS_TOKEN_FORMAT: 'opaque', RATE_LIMIT_TOKEN: '5' } });
 });
 afterAll(async () => {
   await Promise.allSettled([stack?.close(), opaque?.close()]);
@@ -116,6 +116,10 @@ describe('opaque access tokens, for resource servers that introspect', () => {
       sub: '0a1f5d8e-6c1b-4d3a-9a57-3f6f2f2f0a11',
       token_type: 'Bearer',
     });
+
+    // A resource server introspects for every request of every user, from one address: the
+    // token endpoint's per-IP rate limit (5 here) does not apply to it.
+    for (let request = 0; request < 10; request++) expect((await introspect()).status).toBe(200);
 
     const revoked = await post('/token/revocation', { token: tokens.access_token, client_id: clientId }, undefined, opaque.authServerIssuer);
     expect(revoked.status).toBe(200);
