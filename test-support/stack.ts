@@ -46,6 +46,8 @@ export interface StackOptions {
   authServerLogger?: Logger;
   /** More resources the auth server issues tokens for (paths on a port nothing listens on). */
   extraResourcePaths?: string[];
+  /** Access token format of those extra resources (default jwt). */
+  extraResourceFormat?: 'jwt' | 'opaque';
 }
 
 /** A port that was free a moment ago (the servers bind it right after). */
@@ -79,7 +81,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   if (extraResources.length) {
     const file = join(dataDir, 'resources.json');
     const scopes = ['mcp:tools', 'mcp:resources', 'mcp:prompts', 'notes:write'];
-    const resources = [mcpUrl, ...extraResources].map((url) => ({ url, scopes, default_scopes: scopes.slice(0, 3) }));
+    const resources = [
+      { url: mcpUrl, scopes, default_scopes: scopes.slice(0, 3) },
+      ...extraResources.map((url) => ({ url, scopes, default_scopes: scopes.slice(0, 3), access_token_format: options.extraResourceFormat ?? 'jwt' })),
+    ];
     await writeFile(file, JSON.stringify({ resources }));
     resourcesEnv.RESOURCES_FILE = file;
   }

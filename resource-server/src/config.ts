@@ -30,6 +30,32 @@ export const configSchema = z.object({
   CLOCK_TOLERANCE: z.coerce.number().int().min(0).max(300).default(5),
   /** Largest request body accepted on /mcp, in bytes. */
   BODY_LIMIT: z.coerce.number().int().positive().default(1024 * 1024),
+
+  /** How access tokens are checked: `jwt` locally against the AS JWKS, or `introspection` (RFC 7662) per request. */
+  TOKEN_VERIFIER: z.enum(['jwt', 'introspection']).default('jwt'),
+  /** An unknown `kid` refetches the JWKS at most once per this many seconds (forged kids cannot hammer the AS). */
+  JWKS_COOLDOWN_SECONDS: z.coerce.number().positive().max(3600).default(30),
+  /** A cached JWKS older than this is refreshed in the background; the old keys keep serving meanwhile. */
+  JWKS_MAX_AGE_SECONDS: z.coerce.number().positive().max(86_400).default(600),
+  /** Seconds a verified JWT is remembered, so repeat requests skip the signature check; 0 turns the cache off. */
+  TOKEN_CACHE_SECONDS: z.coerce.number().min(0).max(300).default(60),
+  /** The resource server's confidential client at the AS, for `TOKEN_VERIFIER=introspection`. */
+  INTROSPECTION_CLIENT_ID: z.string().min(1).optional(),
+  INTROSPECTION_CLIENT_SECRET: z.string().min(1).optional(),
+
+  /**
+   * Browser origins allowed to call /mcp (Origin header); requests without Origin (non-browser
+   * clients) are always allowed. `*` allows any. The resource's own origin is always allowed.
+   * Default: MCP Inspector's UI.
+   */
+  ALLOWED_ORIGINS: csv
+    .pipe(z.array(z.union([z.literal('*'), z.url({ protocol: /^https?$/, error: 'must be an http(s) origin or *' }).transform((value) => new URL(value).origin)])))
+    .default(['http://localhost:6274', 'http://127.0.0.1:6274']),
+
+  /** Notes are kept in Redis when set (redis:// or rediss://), in process otherwise. */
+  REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
+  /** Prefix of every Redis key this server writes. */
+  REDIS_KEY_PREFIX: z.string().default('mcp-rs:'),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -59,6 +85,16 @@ function toConfig(env: z.infer<typeof configSchema>) {
     accessTokenAlgorithms: env.ACCESS_TOKEN_ALGS,
     clockTolerance: env.CLOCK_TOLERANCE,
     bodyLimit: env.BODY_LIMIT,
+    tokenVerifier: env.TOKEN_VERIFIER,
+    jwks: { cooldownMs: env.JWKS_COOLDOWN_SECONDS * 1000, maxAgeMs: env.JWKS_MAX_AGE_SECONDS * 1000 },
+    tokenCacheTtlMs: env.TOKEN_CACHE_SECONDS * 1000,
+    introspection:
+      env.INTROSPECTION_CLIENT_ID && env.INTROSPECTION_CLIENT_SECRET
+        ? { clientId: env.INTROSPECTION_CLIENT_ID, clientSecret: env.INTROSPECTION_CLIENT_SECRET }
+        : undefined,
+    /** Origins allowed to call /mcp from a browser; `'*'` allows any. */
+    allowedOrigins: env.ALLOWED_ORIGINS.includes('*') ? ('*' as const) : [...new Set([resource.origin, ...env.ALLOWED_ORIGINS])],
+    redis: env.REDIS_URL ? { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX } : undefined,
     scopesSupported: Object.values(SCOPES) as string[],
     challengeScopes: [SCOPES.tools, SCOPES.resources, SCOPES.prompts] as string[],
   };
@@ -73,6 +109,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
     throw new ConfigError(`invalid resource-server configuration:\n${lines.join('\n')}`);
+  }
+  if (parsed.data.TOKEN_VERIFIER === 'introspection' && !(parsed.data.INTROSPECTION_CLIENT_ID && parsed.data.INTROSPECTION_CLIENT_SECRET)) {
+    throw new ConfigError('invalid resource-server configuration:\n  INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET: must be set when TOKEN_VERIFIER=introspection');
   }
   return toConfig(parsed.data);
 }

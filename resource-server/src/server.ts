@@ -1,8 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { createApp } from './app.ts';
-import { TokenVerifier } from './auth/verify.ts';
+import { IntrospectionVerifier } from './auth/introspect.ts';
+import type { TokenVerifier } from './auth/verifier.ts';
+import { JwtVerifier } from './auth/verify.ts';
 import type { Config } from './config.ts';
 import { createLogger, type Logger } from './log.ts';
+import { MemoryNotesStore } from './mcp/notes/memory.ts';
+import { RedisNotesStore } from './mcp/notes/redis.ts';
+import type { NotesStore } from './mcp/notes/store.ts';
 
 export interface RunningResourceServer {
   url: string;
@@ -10,17 +15,47 @@ export interface RunningResourceServer {
   close(): Promise<void>;
 }
 
-/** Builds the app from the configuration and listens; used by main.ts and by tests. */
-export async function startResourceServer(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<RunningResourceServer> {
-  const verifier = new TokenVerifier({
-    issuer: config.authServer.issuer,
-    internalUrl: config.authServer.internalUrl,
+export interface StartOptions {
+  /** Replaces the verifier the configuration selects (benchmarks use a pass-through one). */
+  verifier?: TokenVerifier;
+}
+
+/** The verifier TOKEN_VERIFIER selects: local JWT verification (default) or RFC 7662 introspection. */
+export function createVerifier(config: Config, logger: Logger): TokenVerifier {
+  const location = { issuer: config.authServer.issuer, internalUrl: config.authServer.internalUrl };
+  if (config.tokenVerifier === 'introspection') {
+    return new IntrospectionVerifier({ ...location, ...config.introspection!, audience: config.resourceUrl, clockTolerance: config.clockTolerance });
+  }
+  return new JwtVerifier({
+    ...location,
     audience: config.resourceUrl,
     algorithms: config.accessTokenAlgorithms,
     clockTolerance: config.clockTolerance,
+    cooldownMs: config.jwks.cooldownMs,
+    maxAgeMs: config.jwks.maxAgeMs,
+    cacheTtlMs: config.tokenCacheTtlMs,
+    onJwksFetch: (event) =>
+      event.ok ? logger.info({ reason: event.reason, keys: event.keys }, 'fetched the authorization server JWKS') : logger.warn({ reason: event.reason, error: event.error }, 'JWKS fetch failed'),
   });
-  const app = await createApp({ config, verifier, logger });
+}
+
+export function createNotesStore(config: Config, logger: Logger): NotesStore {
+  if (config.redis) return new RedisNotesStore({ ...config.redis, logger });
+  logger.warn('REDIS_URL is not set: notes are kept IN THIS PROCESS ONLY — lost on restart and not shared between instances');
+  return new MemoryNotesStore();
+}
+
+/** Builds the app from the configuration and listens; used by main.ts, tests and the benchmark. */
+export async function startResourceServer(config: Config, logger: Logger = createLogger(config.logLevel), options: StartOptions = {}): Promise<RunningResourceServer> {
+  const verifier = options.verifier ?? createVerifier(config, logger);
+  const notes = createNotesStore(config, logger);
+  const app = await createApp({ config, verifier, notes, logger });
   await app.listen({ host: config.host, port: config.port });
-  logger.info({ resource: config.resourceUrl, metadata: config.resourceMetadataUrl, authorizationServer: config.authServer.issuer }, 'resource-server ready');
+  // Warm the key cache so the first request does not pay for discovery; failure is not fatal (/readyz tells).
+  void verifier.readiness().then((ready) => ready.ok || logger.warn({ detail: ready.detail }, 'not ready yet: cannot verify tokens'));
+  logger.info(
+    { resource: config.resourceUrl, metadata: config.resourceMetadataUrl, authorizationServer: config.authServer.issuer, tokenVerifier: config.tokenVerifier, notes: notes.kind },
+    'resource-server ready',
+  );
   return { url: config.resourceUrl, app, close: () => app.close() };
 }

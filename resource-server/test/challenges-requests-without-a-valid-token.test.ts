@@ -22,7 +22,7 @@ describe('requests without a valid token', () => {
     const response = await postMcp();
     expect(response.status).toBe(401);
     expect(response.headers.get('www-authenticate')).toBe(
-      `Bearer resource_metadata="${stack.resourceMetadataUrl}", scope="mcp:tools mcp:resources mcp:prompts"`,
+      `Bearer scope="mcp:tools mcp:resources mcp:prompts", resource_metadata="${stack.resourceMetadataUrl}"`,
     );
   });
 

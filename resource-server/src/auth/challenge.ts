@@ -1,11 +1,13 @@
 /**
  * `WWW-Authenticate: Bearer …` (RFC 6750 §3, RFC 9728 §5.1): tells a client where the
  * resource metadata is, which scopes to ask for and, when a token was sent, what was wrong.
+ * Parameter order is fixed (error, scope, resource_metadata, error_description) so the
+ * header reads the same in every response and in the README.
  */
 
 export interface Challenge {
   resourceMetadataUrl: string;
-  scopes: string[];
+  scopes: readonly string[];
   error?: 'invalid_token' | 'insufficient_scope' | 'invalid_request';
   errorDescription?: string;
 }
@@ -16,9 +18,10 @@ function quote(value: string): string {
 }
 
 export function wwwAuthenticate(challenge: Challenge): string {
-  const params = [`resource_metadata=${quote(challenge.resourceMetadataUrl)}`];
-  if (challenge.scopes.length) params.push(`scope=${quote(challenge.scopes.join(' '))}`);
+  const params: string[] = [];
   if (challenge.error) params.push(`error=${quote(challenge.error)}`);
+  if (challenge.scopes.length) params.push(`scope=${quote(challenge.scopes.join(' '))}`);
+  params.push(`resource_metadata=${quote(challenge.resourceMetadataUrl)}`);
   if (challenge.errorDescription) params.push(`error_description=${quote(challenge.errorDescription)}`);
   return `Bearer ${params.join(', ')}`;
 }

@@ -1,18 +1,27 @@
 import { McpServer, type McpRequestContext } from '@modelcontextprotocol/server';
-import type { Caller } from '../auth/verify.ts';
+import { callerOf } from '../auth/verifier.ts';
+import type { NotesStore } from './notes/store.ts';
+import { registerSummarizeNotesPrompt } from './prompts/summarize-notes.ts';
+import { registerNotesResource } from './resources/notes.ts';
+import { registerNotesTools } from './tools/notes.ts';
 import { registerWhoami } from './tools/whoami.ts';
 
 /**
  * One McpServer per request (the SDK's stateless model), built for the verified caller:
- * tools close over the caller, so identity cannot leak between requests.
+ * tools, resources and prompts close over the caller, so identity cannot leak between
+ * requests and no argument can name another user.
  */
-export function buildMcpServer(ctx: McpRequestContext): McpServer {
-  const caller = ctx.authInfo?.extra?.caller as Caller | undefined;
-  if (!caller) throw new Error('MCP request reached the server without a verified caller');
-  const server = new McpServer(
-    { name: 'mcp-oauth-reference', version: '0.1.0' },
-    { instructions: 'Tools of this server act as the signed-in user; whoami shows who that is.' },
-  );
-  registerWhoami(server, caller);
-  return server;
+export function mcpServerFactory(store: NotesStore) {
+  return function buildMcpServer(ctx: McpRequestContext): McpServer {
+    const caller = callerOf(ctx.authInfo);
+    const server = new McpServer(
+      { name: 'mcp-oauth-reference', version: '0.1.0' },
+      { instructions: 'Tools of this server act as the signed-in user; whoami shows who that is. Notes are private to each user.' },
+    );
+    registerWhoami(server, caller);
+    registerNotesTools(server, caller, store);
+    registerNotesResource(server, caller, store);
+    registerSummarizeNotesPrompt(server, caller, store);
+    return server;
+  };
 }

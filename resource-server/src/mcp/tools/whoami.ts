@@ -1,6 +1,6 @@
 import type { McpServer } from '@modelcontextprotocol/server';
 import * as z from 'zod/v4';
-import type { Caller } from '../../auth/verify.ts';
+import type { Caller } from '../../auth/verifier.ts';
 
 const output = z.object({
   subject: z.string(),

@@ -1,0 +1,94 @@
+import type { AuthInfo } from '@modelcontextprotocol/server';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../config.ts';
+import { wwwAuthenticate } from './challenge.ts';
+import { HEADER_MISMATCH, operationsOf } from './operation.ts';
+import { hasScopes, requiredScopes } from './scopes.ts';
+import { AuthServerUnavailableError, InvalidTokenError, type TokenVerifier } from './verifier.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    auth?: AuthInfo;
+  }
+}
+
+/**
+ * The gate in front of /mcp, in order:
+ *  1. authentication — a Bearer token in the Authorization header, verified → else 401
+ *     (no `error` when no token was sent, `invalid_token` otherwise; a token in the query
+ *     string is refused, never read);
+ *  2. the operation — from Mcp-Method/Mcp-Name when present, the JSON-RPC body otherwise;
+ *     a header contradicting the body → 400 HeaderMismatch;
+ *  3. authorization — every scope the operation needs → else 403 insufficient_scope naming
+ *     all of them, before any MCP code (or tool) runs.
+ */
+export function createBearerGate({ config, verifier }: { config: Config; verifier: TokenVerifier }) {
+  const challenge = (reply: FastifyReply, error?: InvalidTokenError) =>
+    reply
+      .code(401)
+      .header(
+        'www-authenticate',
+        wwwAuthenticate({
+          resourceMetadataUrl: config.resourceMetadataUrl,
+          scopes: config.challengeScopes,
+          ...(error ? { error: 'invalid_token' as const, errorDescription: error.message } : {}),
+        }),
+      )
+      .send(
+        error
+          ? { error: 'invalid_token', error_description: error.message }
+          : { error: 'unauthorized', error_description: 'This MCP server needs an OAuth access token.' },
+      );
+
+  return async function bearerGate(request: FastifyRequest, reply: FastifyReply) {
+    // RFC 6750 §2.3 URI query tokens end up in logs and referrers: refused outright.
+    if (typeof request.query === 'object' && request.query !== null && 'access_token' in request.query) {
+      return challenge(reply, new InvalidTokenError('Access tokens are accepted only in the Authorization header, never in the URL.'));
+    }
+    const header = request.headers.authorization;
+    if (!header) return challenge(reply);
+    const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
+    if (!match) return challenge(reply, new InvalidTokenError('The Authorization header is not a Bearer token.'));
+
+    let auth: AuthInfo;
+    try {
+      auth = await verifier.verify(match[1]!);
+    } catch (error) {
+      if (error instanceof InvalidTokenError) return challenge(reply, error);
+      if (error instanceof AuthServerUnavailableError) {
+        request.log.error({ reason: error.message }, 'cannot verify tokens: authorization server unavailable');
+        return reply
+          .code(503)
+          .header('retry-after', '5')
+          .send({ error: 'temporarily_unavailable', error_description: 'Tokens cannot be verified right now; try again shortly.' });
+      }
+      throw error;
+    }
+    request.auth = { ...auth, resourceMetadataUrl: config.resourceMetadataUrl };
+
+    const operations = operationsOf(
+      { method: headerValue(request.headers['mcp-method']), name: headerValue(request.headers['mcp-name']) },
+      request.body,
+    );
+    if (!operations.ok) {
+      return reply.code(400).send({ jsonrpc: '2.0', id: operations.id, error: { code: HEADER_MISMATCH, message: operations.message } });
+    }
+    const required = requiredScopes(operations.operations);
+    if (!hasScopes(auth.scopes, required)) {
+      const what = operations.operations.map((op) => (op.name ? `${op.method} ${op.name}` : op.method)).join(', ');
+      const description = `${what} needs the scopes ${required.join(' ')}.`;
+      request.log.info({ client: auth.clientId, operation: what, required, granted: auth.scopes }, 'insufficient scope');
+      return reply
+        .code(403)
+        .header(
+          'www-authenticate',
+          wwwAuthenticate({ resourceMetadataUrl: config.resourceMetadataUrl, scopes: required, error: 'insufficient_scope', errorDescription: description }),
+        )
+        .send({ error: 'insufficient_scope', error_description: description, scope: required.join(' ') });
+    }
+  };
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(',') : value;
+}

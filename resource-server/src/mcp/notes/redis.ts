@@ -1,0 +1,71 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { Logger } from '../../log.ts';
+import { byCreation, MAX_NOTES_PER_USER, NotesLimitError, type Note, type NotesStore } from './store.ts';
+
+/**
+ * Notes in Redis: one hash per owner, `<prefix>notes:<owner>` → { id: JSON(note) }.
+ * The owner is part of the key, so a lookup can never cross users.
+ */
+
+// Adds a note unless the owner is at the limit, atomically.
+const ADD_SCRIPT = `
+if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1`;
+
+export class RedisNotesStore implements NotesStore {
+  readonly kind = 'redis';
+  readonly #redis: Redis;
+  readonly #prefix: string;
+
+  constructor(options: { url: string; keyPrefix: string; logger: Logger }) {
+    this.#prefix = options.keyPrefix;
+    this.#redis = new Redis(options.url, { maxRetriesPerRequest: 2, connectTimeout: 5000, lazyConnect: false });
+    let reported = false;
+    this.#redis.on('error', (error: Error) => {
+      // Reconnects by itself; say it once per outage, not once per retry.
+      if (!reported) options.logger.error({ err: { type: error.name, message: error.message } }, 'redis connection error');
+      reported = true;
+    });
+    this.#redis.on('ready', () => {
+      reported = false;
+    });
+  }
+
+  #key(owner: string) {
+    return `${this.#prefix}notes:${encodeURIComponent(owner)}`;
+  }
+
+  async list(owner: string): Promise<Note[]> {
+    const values = await this.#redis.hvals(this.#key(owner));
+    return values.map((value) => JSON.parse(value) as Note).sort(byCreation);
+  }
+
+  async add(owner: string, text: string): Promise<Note> {
+    const note = { id: randomUUID(), text, createdAt: new Date().toISOString() };
+    const added = await this.#redis.eval(ADD_SCRIPT, 1, this.#key(owner), note.id, JSON.stringify(note), MAX_NOTES_PER_USER);
+    if (added !== 1) throw new NotesLimitError();
+    return note;
+  }
+
+  async remove(owner: string, id: string): Promise<boolean> {
+    return (await this.#redis.hdel(this.#key(owner), id)) === 1;
+  }
+
+  async readiness() {
+    try {
+      const pong = await Promise.race([
+        this.#redis.ping(),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref()),
+      ]);
+      return { ok: pong === 'PONG', detail: 'redis reachable' };
+    } catch (error) {
+      return { ok: false, detail: `redis unreachable: ${(error as Error).message}` };
+    }
+  }
+
+  async close() {
+    await this.#redis.quit().catch(() => this.#redis.disconnect());
+  }
+}

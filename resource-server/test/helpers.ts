@@ -1,0 +1,107 @@
+/**
+ * Small helpers for the resource-server tests: raw MCP requests over HTTP (so every status
+ * and header is visible) in either protocol era, and a resource server started against a
+ * stand-in AS.
+ */
+import { pino, type Logger } from 'pino';
+import type { StandInAuthorizationServer } from '../../test-support/stand-in-authorization-server.ts';
+import { freePort } from '../../test-support/stack.ts';
+import { loadConfig } from '../src/config.ts';
+import { startResourceServer, type RunningResourceServer } from '../src/server.ts';
+
+export const MODERN = '2026-07-28';
+
+export interface McpCall {
+  token?: string;
+  method: string;
+  params?: Record<string, unknown>;
+  id?: number;
+  /** `modern` (default): 2026-07-28 envelope and Mcp-* headers; `legacy`: a bare 2025 request. */
+  era?: 'modern' | 'legacy';
+  /** Replaces or removes (undefined) the headers the era would send. */
+  headers?: Record<string, string | undefined>;
+}
+
+export interface McpResponse {
+  status: number;
+  headers: Headers;
+  /** The JSON body, or the last JSON-RPC message of an SSE body. */
+  body: any;
+}
+
+export async function mcp(url: string, call: McpCall): Promise<McpResponse> {
+  const era = call.era ?? 'modern';
+  const params = { ...call.params };
+  const headers: Record<string, string | undefined> = {
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+  };
+  if (call.token) headers.authorization = `Bearer ${call.token}`;
+  if (era === 'modern') {
+    params._meta = {
+      'io.modelcontextprotocol/protocolVersion': MODERN,
+      'io.modelcontextprotocol/clientInfo': { name: 'raw-test', version: '1.0.0' },
+      'io.modelcontextprotocol/clientCapabilities': {},
+    };
+    headers['mcp-protocol-version'] = MODERN;
+    headers['mcp-method'] = call.method;
+    const name = call.params?.name ?? call.params?.uri;
+    if (typeof name === 'string') headers['mcp-name'] = name;
+  }
+  Object.assign(headers, call.headers);
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: Object.fromEntries(Object.entries(headers).filter((entry): entry is [string, string] => entry[1] !== undefined)),
+    body: JSON.stringify({ jsonrpc: '2.0', id: call.id ?? 1, method: call.method, params }),
+  });
+  return { status: response.status, headers: response.headers, body: parseBody(await response.text(), response.headers.get('content-type')) };
+}
+
+function parseBody(text: string, contentType: string | null): unknown {
+  if (contentType?.includes('text/event-stream')) {
+    const messages = text
+      .split('\n')
+      .filter((line) => line.startsWith('data:'))
+      .map((line) => JSON.parse(line.slice(5)));
+    return messages.at(-1);
+  }
+  return text ? JSON.parse(text) : undefined;
+}
+
+/** A tool call; resolves to the JSON-RPC result (throws on a JSON-RPC error or non-200). */
+export async function callTool(url: string, token: string, name: string, args: Record<string, unknown> = {}) {
+  const response = await mcp(url, { token, method: 'tools/call', params: { name, arguments: args } });
+  if (response.status !== 200 || response.body?.error) throw new Error(`${name}: HTTP ${response.status} ${JSON.stringify(response.body)}`);
+  return response.body.result as { content: Array<{ type: string; text: string }>; structuredContent?: any; isError?: boolean };
+}
+
+/** The exact challenges this server sends. */
+export function invalidTokenChallenge(resourceMetadataUrl: string, description: string) {
+  return `Bearer error="invalid_token", scope="mcp:tools mcp:resources mcp:prompts", resource_metadata="${resourceMetadataUrl}", error_description="${description}"`;
+}
+
+export function insufficientScopeChallenge(resourceMetadataUrl: string, scopes: string, description: string) {
+  return `Bearer error="insufficient_scope", scope="${scopes}", resource_metadata="${resourceMetadataUrl}", error_description="${description}"`;
+}
+
+export interface TestResourceServer extends RunningResourceServer {
+  mcpUrl: string;
+  resourceMetadataUrl: string;
+}
+
+/** A resource server on a free port whose AS is `issuer` (a stand-in, usually). */
+export async function startResourceServerFor(
+  standIn: Pick<StandInAuthorizationServer, 'issuer'>,
+  env: Record<string, string> = {},
+  logger: Logger = pino({ level: 'silent' }),
+): Promise<TestResourceServer> {
+  const port = await freePort();
+  const config = loadConfig({
+    RESOURCE_URL: `http://127.0.0.1:${port}/mcp`,
+    AUTH_SERVER_ISSUER: standIn.issuer,
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
+  const running = await startResourceServer(config, logger);
+  return { ...running, mcpUrl: config.resourceUrl, resourceMetadataUrl: config.resourceMetadataUrl };
+}
