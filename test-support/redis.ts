@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { freePort } from './stack.ts';
+import { freePort } from './ports.ts';
 
 export interface TestRedis {
   url: string;

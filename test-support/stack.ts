@@ -7,13 +7,14 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { loadConfig as loadAuthConfig } from '../auth-server/src/config.ts';
 import { startAuthServer } from '../auth-server/src/server.ts';
 import { DEFAULT_DEX_CONFIG } from '../dev-idp/src/config.ts';
 import { loadDexConfig } from '../dev-idp/src/dex-config.ts';
 import { startDevIdp } from '../dev-idp/src/server.ts';
+import { freePort } from './ports.ts';
+import { startRedis } from './redis.ts';
 import { loadConfig as loadResourceConfig } from '../resource-server/src/config.ts';
 import { startResourceServer } from '../resource-server/src/server.ts';
 
@@ -48,16 +49,15 @@ export interface StackOptions {
   extraResourcePaths?: string[];
   /** Access token format of those extra resources (default jwt). */
   extraResourceFormat?: 'jwt' | 'opaque';
+  /**
+   * Where the auth server keeps its state: a private real Redis started for this stack
+   * (default, as in production), or process memory (what `pnpm start` uses). A REDIS_URL in
+   * authServerEnv wins over both.
+   */
+  authServerStorage?: 'redis' | 'memory';
 }
 
-/** A port that was free a moment ago (the servers bind it right after). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export { freePort };
 
 export const DEMO_USERS = {
   alice: { login: 'alice@example.com', password: 'password', name: 'alice' },
@@ -70,6 +70,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const [authPort, resourcePort] = [await freePort(), await freePort()];
   const authServerIssuer = `http://127.0.0.1:${authPort}`;
   const mcpUrl = `http://127.0.0.1:${resourcePort}/mcp`;
+
+  const redis = options.authServerStorage !== 'memory' && !options.authServerEnv?.REDIS_URL ? await startRedis() : undefined;
 
   // A key set of its own per stack, in a temporary directory removed on close.
   const dataDir = await mkdtemp(join(tmpdir(), 'stack-'));
@@ -105,6 +107,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     RESOURCE_URL: mcpUrl,
     LOG_LEVEL: 'silent',
     KEYS_FILE: keysFile,
+    ...(redis ? { REDIS_URL: redis.url } : {}),
     ...resourcesEnv,
     ...options.authServerEnv,
   };
@@ -140,6 +143,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     },
     async close() {
       await Promise.allSettled([resourceServer.close(), authServer.close(), idp.close(), ...replicas.map((replica) => replica.close())]);
+      await redis?.stop();
       await rm(dataDir, { recursive: true, force: true });
     },
   };

@@ -99,3 +99,23 @@ describe('rate limits on Redis', () => {
     expect(statuses.indexOf(429)).toBeLessThanOrEqual(41);
   });
 });
+
+describe('the same rules with the in-process store (pnpm start, no REDIS_URL)', () => {
+  it('rotates, revokes the family on reuse, and honours the reuse window', async () => {
+    const memoryStrict = await startStack({ authServerStorage: 'memory', authServerEnv: { REFRESH_TOKEN_REUSE_WINDOW: '0' } });
+    const memoryLenient = await startStack({ authServerStorage: 'memory', authServerEnv: { REFRESH_TOKEN_REUSE_WINDOW: '30' } });
+    try {
+      const strictLogin = await login(memoryStrict);
+      const rotated = await refresh(memoryStrict.authServerIssuer, strictLogin.clientId, strictLogin.refreshToken);
+      expect(rotated.status).toBe(200);
+      expect((await refresh(memoryStrict.authServerIssuer, strictLogin.clientId, strictLogin.refreshToken)).body.error).toBe('invalid_grant');
+      expect((await refresh(memoryStrict.authServerIssuer, strictLogin.clientId, String(rotated.body.refresh_token))).body.error).toBe('invalid_grant');
+
+      const lenientLogin = await login(memoryLenient);
+      expect((await refresh(memoryLenient.authServerIssuer, lenientLogin.clientId, lenientLogin.refreshToken)).status).toBe(200);
+      expect((await refresh(memoryLenient.authServerIssuer, lenientLogin.clientId, lenientLogin.refreshToken)).status).toBe(200);
+    } finally {
+      await Promise.allSettled([memoryStrict.close(), memoryLenient.close()]);
+    }
+  });
+});

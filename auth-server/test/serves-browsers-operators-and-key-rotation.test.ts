@@ -96,7 +96,7 @@ describe('health', () => {
     expect((await fetch(`${stack.authServerIssuer}/healthz`)).status).toBe(200);
     const ready = await fetch(`${stack.authServerIssuer}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: 'ready', storage: { kind: 'memory', ok: true }, upstreamIdp: { ok: true } });
+    expect(await ready.json()).toEqual({ status: 'ready', storage: { kind: 'redis', ok: true }, upstreamIdp: { ok: true } });
   });
 
   it('is live but not ready while the IdP is unreachable', async () => {
