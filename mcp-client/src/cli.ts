@@ -6,13 +6,13 @@ import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/client';
 import { CliError, usageError } from './errors.ts';
-import { discover, parseServerUrl } from './flow/discover.ts';
+import { parseServerUrl } from './flow/discover.ts';
 import { selectScope } from './flow/authorize.ts';
 import { discoverAuthorizationServer } from './flow/discover.ts';
-import { login, withMcp } from './flow/login.ts';
+import { MAX_STEP_UPS, discoverFor, login, withMcp } from './flow/login.ts';
 import type { FlowOptions } from './flow/login.ts';
 import { CLIENT_VERSION, callTool, listTools } from './flow/mcp.ts';
-import { clientInformation } from './flow/register.ts';
+import { checkClientMetadataUrl, clientInformation, plannedRegistration } from './flow/register.ts';
 import { revoke } from './flow/tokens.ts';
 import { Store } from './store.ts';
 import { Trace, since } from './trace.ts';
@@ -34,8 +34,16 @@ Options:
   --verbose               also dump every HTTP exchange (credentials redacted) on stderr
   --timeout <seconds>     how long to wait for the browser callback (default 300)
   --scope <scopes>        request these scopes instead of the challenged / advertised ones
-  --client-id <id>        use a pre-registered client instead of dynamic registration
+  --client-metadata-url <https-url>
+                          your Client ID Metadata Document: used as the client_id by
+                          authorization servers that support it (else DCR)
+  --client-id <id>        use a pre-registered client instead of registering
   --client-secret <s>     its secret, if confidential (or set MCP_CLIENT_SECRET)
+  --issuer <url>          the authorization server --client-id belongs to; the
+                          credentials are never sent to any other
+  --client-credentials    machine client: client_credentials grant with --client-id and
+                          --client-secret, no browser
+  --max-step-ups <n>      re-authorizations on 403 insufficient_scope (default ${MAX_STEP_UPS})
   --new-client            register a new client even if one is stored for the AS
   -h, --help              show this help
   --version               show the version
@@ -75,6 +83,10 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
         scope: { type: 'string' },
         'client-id': { type: 'string' },
         'client-secret': { type: 'string' },
+        'client-metadata-url': { type: 'string' },
+        issuer: { type: 'string' },
+        'client-credentials': { type: 'boolean', default: false },
+        'max-step-ups': { type: 'string' },
         'new-client': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', default: false },
@@ -88,8 +100,19 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
     timeoutSeconds = Number(values.timeout);
     if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) throw usageError(`--timeout must be a positive number of seconds, got ${JSON.stringify(values.timeout)}`);
   }
+  let maxStepUps = MAX_STEP_UPS;
+  if (values['max-step-ups'] !== undefined) {
+    maxStepUps = Number(values['max-step-ups']);
+    if (!Number.isInteger(maxStepUps) || maxStepUps < 0) throw usageError(`--max-step-ups must be a whole number ≥ 0, got ${JSON.stringify(values['max-step-ups'])}`);
+  }
   const clientSecret = values['client-secret'] ?? env['MCP_CLIENT_SECRET'];
   if (values['client-secret'] !== undefined && values['client-id'] === undefined) throw usageError('--client-secret needs --client-id');
+  if (values.issuer !== undefined && values['client-id'] === undefined) throw usageError('--issuer names the authorization server of --client-id; pass --client-id too');
+  if (values.issuer !== undefined && !URL.canParse(values.issuer)) throw usageError(`--issuer must be the authorization server's issuer URL, got ${JSON.stringify(values.issuer)}`);
+  if (values['client-credentials'] && (!values['client-id'] || !clientSecret)) {
+    throw usageError('--client-credentials needs --client-id and a secret (--client-secret or MCP_CLIENT_SECRET)');
+  }
+  const clientMetadataUrl = values['client-metadata-url'] === undefined ? undefined : checkClientMetadataUrl(values['client-metadata-url']);
   const [command = '', ...rest] = positionals;
   return {
     command,
@@ -102,7 +125,12 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
       noBrowser: values['no-browser'],
       timeoutMs: Math.round(timeoutSeconds * 1000),
       scope: values.scope,
-      preRegistered: values['client-id'] ? { clientId: values['client-id'], ...(clientSecret ? { clientSecret } : {}) } : undefined,
+      preRegistered: values['client-id']
+        ? { clientId: values['client-id'], ...(clientSecret ? { clientSecret } : {}), ...(values.issuer ? { issuer: values.issuer } : {}) }
+        : undefined,
+      clientMetadataUrl,
+      clientCredentials: values['client-credentials'],
+      maxStepUps,
       newClient: values['new-client'],
     },
   };
@@ -124,23 +152,34 @@ function toolLine(tool: Tool): string {
 // ---------------------------------------------------------------------------
 
 async function cmdDiscover(options: FlowOptions, url: URL): Promise<number> {
-  const d = await discover(url, options.trace);
+  const d = await discoverFor(options, url);
   const { scope } = selectScope({
     override: options.scope,
     challengeScope: d.challenge.scope,
     scopesSupported: d.prm.metadata.scopes_supported,
-    asScopesSupported: d.as.metadata.scopes_supported,
+    asScopesSupported: options.clientCredentials ? undefined : d.as.metadata.scopes_supported,
   });
   const stored = (await options.store.read(d.as.issuer)).client;
-  const registration = stored ? 'stored' : d.as.metadata.registration_endpoint ? 'dcr' : 'unavailable';
+  const plan = plannedRegistration({ metadata: d.as.metadata, stored, preRegistered: options.preRegistered, clientMetadataUrl: options.clientMetadataUrl, issuer: d.as.issuer });
   options.trace.result(
-    { command: 'discover', serverUrl: url.href, resource: d.prm.resource, issuer: d.as.issuer, authorizationServers: d.prm.metadata.authorization_servers, scope, registration, clientId: stored?.client_id },
+    {
+      command: 'discover',
+      serverUrl: url.href,
+      resource: d.prm.resource,
+      issuer: d.as.issuer,
+      authorizationServers: d.prm.metadata.authorization_servers,
+      scope,
+      registration: plan.source,
+      clientId: plan.clientId,
+      clientIdMetadataDocumentSupported: d.as.metadata.client_id_metadata_document_supported === true,
+      registrationEndpoint: d.as.metadata.registration_endpoint,
+    },
     [
       `MCP server            ${url.href}`,
       `resource              ${d.prm.resource}`,
       `authorization server  ${d.as.issuer}`,
       `would request scope   ${scope ? `"${scope}"` : '(none)'}`,
-      `client                ${registration === 'stored' ? `stored client_id=${stored?.client_id}` : registration === 'dcr' ? 'would register (RFC 7591)' : 'no dynamic registration: pass --client-id'}`,
+      `client                ${plan.description}`,
     ].join('\n'),
   );
   return 0;

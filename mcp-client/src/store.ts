@@ -25,8 +25,8 @@ const ClientSchema = z.object({
   client_secret_expires_at: z.number().optional(),
   redirect_uris: z.array(z.string()).optional(),
   token_endpoint_auth_method: z.string().optional(),
-  /** How we got it: dynamic registration or flags. */
-  source: z.enum(['dcr', 'pre-registered']),
+  /** How we got it: dynamic registration, a Client ID Metadata Document URL, or flags. */
+  source: z.enum(['dcr', 'cimd', 'pre-registered']),
   /** ISO time of registration / first use. */
   saved_at: z.string(),
 });
@@ -49,6 +49,8 @@ const ResourceEntrySchema = z.object({
   server_url: z.string(),
   /** Where the protected resource metadata was found. */
   resource_metadata_url: z.string().optional(),
+  /** How the tokens were obtained; client_credentials tokens are re-requested, never refreshed by a user. */
+  grant: z.enum(['authorization_code', 'client_credentials']).optional(),
   tokens: TokensSchema,
 });
 
@@ -185,6 +187,22 @@ export class Store {
       delete file.resources[key];
     });
     return removed;
+  }
+
+  /**
+   * Forgets the tokens other authorization servers issued for this resource (after the
+   * resource moved to `issuer`): they would only be refused, and must never be refreshed
+   * at the old AS on the new one's behalf.
+   */
+  async deleteTokensElsewhere(issuer: string, resource: string): Promise<string[]> {
+    const key = canonicalResource(resource);
+    const cleared: string[] = [];
+    for (const file of await this.all()) {
+      if (file.issuer === issuer || !(key in file.resources)) continue;
+      await this.deleteTokens(file.issuer, resource);
+      cleared.push(file.issuer);
+    }
+    return cleared;
   }
 
   /** Every issuer file in the directory (unreadable files are skipped). */

@@ -28,6 +28,10 @@ export interface Challenge {
   scope?: string;
   error?: string;
   errorDescription?: string;
+  /** The request that drew it, when it came from an MCP session rather than the probe. */
+  url?: string;
+  method?: string;
+  rpcMethod?: string;
 }
 
 export interface ResourceMetadataResult {
@@ -97,6 +101,36 @@ export function parseChallenge(response: Response): Challenge {
   return challenge;
 }
 
+/** How a challenge is shown as the `challenge` step. */
+export function reportChallenge(serverUrl: URL, challenge: Challenge, trace: Trace, ms: number, via: 'probe' | 'mcp_request'): void {
+  const parts = [`${challenge.status}`];
+  if (via === 'mcp_request' && challenge.rpcMethod) parts.unshift(`${challenge.rpcMethod} →`);
+  if (challenge.scheme) parts.push(challenge.scheme);
+  if (challenge.resourceMetadataUrl) parts.push(`resource_metadata=${challenge.resourceMetadataUrl}`);
+  if (challenge.scope) parts.push(`scope="${challenge.scope}"`);
+  if (challenge.error) parts.push(`error=${challenge.error}`);
+  if (challenge.status === 401 && !challenge.header) parts.push('(no WWW-Authenticate header: falling back to well-known URLs)');
+  else if (challenge.status === 401 && !challenge.resourceMetadataUrl) parts.push('(no resource_metadata: falling back to well-known URLs)');
+  trace.step(
+    'challenge',
+    {
+      url: challenge.url ?? serverUrl.href,
+      via,
+      ...(challenge.rpcMethod ? { rpcMethod: challenge.rpcMethod } : {}),
+      status: challenge.status,
+      wwwAuthenticate: challenge.header,
+      scheme: challenge.scheme,
+      resourceMetadata: challenge.resourceMetadataUrl,
+      scope: challenge.scope,
+      error: challenge.error,
+      errorDescription: challenge.errorDescription,
+      ms,
+    },
+    parts.join(' '),
+    challenge.status === 401 || (challenge.status === 403 && challenge.error === 'insufficient_scope'),
+  );
+}
+
 /** Step 1: an MCP request without a token, expecting 401 and a Bearer challenge. */
 export async function probeChallenge(serverUrl: URL, trace: Trace): Promise<Challenge> {
   const start = performance.now();
@@ -118,36 +152,14 @@ export async function probeChallenge(serverUrl: URL, trace: Trace): Promise<Chal
   }
   await response.body?.cancel().catch(() => {});
   const challenge = parseChallenge(response);
-  const ms = since(start);
-  const parts = [`${challenge.status}`];
-  if (challenge.scheme) parts.push(challenge.scheme);
-  if (challenge.resourceMetadataUrl) parts.push(`resource_metadata=${challenge.resourceMetadataUrl}`);
-  if (challenge.scope) parts.push(`scope="${challenge.scope}"`);
-  if (challenge.error) parts.push(`error=${challenge.error}`);
-  if (challenge.status === 401 && !challenge.header) parts.push('(no WWW-Authenticate header: falling back to well-known URLs)');
-  else if (challenge.status === 401 && !challenge.resourceMetadataUrl) parts.push('(no resource_metadata: falling back to well-known URLs)');
-  trace.step(
-    'challenge',
-    {
-      url: serverUrl.href,
-      status: challenge.status,
-      wwwAuthenticate: challenge.header,
-      scheme: challenge.scheme,
-      resourceMetadata: challenge.resourceMetadataUrl,
-      scope: challenge.scope,
-      error: challenge.error,
-      errorDescription: challenge.errorDescription,
-      ms,
-    },
-    parts.join(' '),
-    challenge.status === 401,
-  );
+  reportChallenge(serverUrl, challenge, trace, since(start), 'probe');
   return challenge;
 }
 
 /** Refuses anything but a 401 where the flow needs one. */
 export function requireUnauthorized(challenge: Challenge, serverUrl: URL): void {
   if (challenge.status === 401) return;
+  if (challenge.status === 403 && challenge.error === 'insufficient_scope') return; // step-up: same discovery
   if (challenge.status >= 200 && challenge.status < 300) {
     throw new CliError('no_challenge', `${serverUrl.href} answered ${challenge.status} to a request without a token: it does not ask for authorization, so there is nothing to log in to.`, {
       hint: 'Check that this is the protected MCP endpoint (e.g. …/mcp), or use `mcp-client tools` directly.',
@@ -225,7 +237,7 @@ export async function discoverResourceMetadata(serverUrl: URL, challenge: Challe
 }
 
 /** Step 3: RFC 8414 / OIDC discovery with the issuer echo check and the PKCE S256 requirement. */
-export async function discoverAuthorizationServer(issuerUrl: string, trace: Trace): Promise<AuthServerResult> {
+export async function discoverAuthorizationServer(issuerUrl: string, trace: Trace, options: { requirePkce?: boolean } = {}): Promise<AuthServerResult> {
   const start = performance.now();
   const mark = trace.requests.length;
   let metadata: AuthorizationServerMetadata | undefined;
@@ -275,10 +287,11 @@ export async function discoverAuthorizationServer(issuerUrl: string, trace: Trac
     `issuer=${metadata.issuer} authorize=${metadata.authorization_endpoint} token=${metadata.token_endpoint}` +
       (metadata.registration_endpoint ? ` register=${metadata.registration_endpoint}` : '') +
       ` pkce=[${methods?.join(' ') ?? 'none advertised'}]` +
-      (issSupported ? ' iss-in-response' : ''),
-    s256,
+      (issSupported ? ' iss-in-response' : '') +
+      (full.client_id_metadata_document_supported === true ? ' client-id-metadata-documents' : ''),
+    s256 || options.requirePkce === false,
   );
-  if (!s256) {
+  if (!s256 && options.requirePkce !== false) {
     throw new CliError('pkce_unsupported', `The authorization server ${metadata.issuer} does not advertise PKCE with S256 (code_challenge_methods_supported: ${methods ? JSON.stringify(methods) : 'absent'}); refusing to continue.`, {
       hint: 'MCP requires PKCE S256: the AS metadata must list "S256" in code_challenge_methods_supported.',
     });
@@ -308,13 +321,45 @@ async function restoreStrippedMembers(metadata: AuthorizationServerMetadata, url
   }
 }
 
+/**
+ * Step 1 when the probe is not answered with 401: some servers let the handshake through
+ * without a token (2025 `initialize`) or refuse the probe for another reason (a stateless
+ * 2026 server wants its headers). Then open a real MCP session without a token, as any
+ * MCP client would, and take the first 401 it meets. Undefined if nothing asked for one.
+ */
+export type SessionProbe = (serverUrl: URL, trace: Trace) => Promise<Challenge | undefined>;
+
+export interface DiscoverOptions {
+  /** A 401 challenge already in hand (from an MCP request): no probe. */
+  challenge?: Challenge | undefined;
+  /** The fallback when the probe draws no 401 (see SessionProbe). */
+  sessionProbe?: SessionProbe | undefined;
+  /** false for client_credentials, which uses no authorization endpoint. */
+  requirePkce?: boolean;
+}
+
 /** Steps 1–3 in order. */
-export async function discover(serverUrl: URL, trace: Trace): Promise<Discovery> {
-  const challenge = await probeChallenge(serverUrl, trace);
+export async function discover(serverUrl: URL, trace: Trace, options: DiscoverOptions = {}): Promise<Discovery> {
+  let challenge = options.challenge;
+  if (challenge) {
+    // A 401, or a 403 insufficient_scope (step-up) that may name the metadata too.
+    reportChallenge(serverUrl, challenge, trace, 0, 'mcp_request');
+  } else {
+    challenge = await probeChallenge(serverUrl, trace);
+    if (challenge.status !== 401 && options.sessionProbe) {
+      const start = performance.now();
+      trace.note(`${serverUrl.href} answered the probe with ${challenge.status}; opening an MCP session without a token to find its challenge`);
+      const found = await options.sessionProbe(serverUrl, trace);
+      if (found) {
+        challenge = found;
+        reportChallenge(serverUrl, found, trace, since(start), 'mcp_request');
+      }
+    }
+  }
   requireUnauthorized(challenge, serverUrl);
   const prm = await discoverResourceMetadata(serverUrl, challenge, trace);
   const issuerUrl = prm.metadata.authorization_servers?.[0];
   if (!issuerUrl) throw new CliError('no_authorization_server', 'No authorization server listed.');
-  const as = await discoverAuthorizationServer(issuerUrl, trace);
+  const as = await discoverAuthorizationServer(issuerUrl, trace, { requirePkce: options.requirePkce ?? true });
   return { serverUrl, challenge, prm, as };
 }

@@ -1,9 +1,12 @@
 /**
- * The flow, assembled from the steps: interactive login (steps 1–6), getting a usable
- * access token for a server (stored → refreshed → login), and running MCP operations with
- * one retry on a rejected token (401) or a scope step-up (403 insufficient_scope).
+ * The flow, assembled from the steps: interactive login (steps 1–6) or the
+ * client_credentials grant, getting a usable access token for a server (stored →
+ * refreshed before expiry → none), and running MCP operations that react to what the
+ * server says: 401 (log in from its challenge, refresh a stored token, follow a resource
+ * that moved to another authorization server) and 403 insufficient_scope (step up with
+ * the union of scopes, at most `maxStepUps` times).
  */
-import { computeScopeUnion } from '@modelcontextprotocol/client';
+import { computeScopeUnion, isStrictScopeSuperset } from '@modelcontextprotocol/client';
 import type { AuthorizationServerMetadata } from '@modelcontextprotocol/client';
 import { CliError } from '../errors.ts';
 import type { Store } from '../store.ts';
@@ -11,12 +14,15 @@ import { since } from '../trace.ts';
 import type { Trace } from '../trace.ts';
 import { buildAuthorizationUrl, newState, openBrowser, selectScope, startCallbackServer } from './authorize.ts';
 import { discover, discoverAuthorizationServer } from './discover.ts';
-import type { Discovery } from './discover.ts';
-import { TokenRejected, ScopeRequired, connect } from './mcp.ts';
+import type { Challenge, Discovery } from './discover.ts';
+import { ScopeRequired, TokenRejected, connect, listTools } from './mcp.ts';
 import type { McpSession } from './mcp.ts';
 import { clientInformation, ensureClient } from './register.ts';
 import type { PreRegistered } from './register.ts';
-import { describe, exchangeCode, isExpired, refresh, summarize, toStored } from './tokens.ts';
+import { clientCredentialsGrant, describe, exchangeCode, isExpired, refresh, summarize, toStored } from './tokens.ts';
+
+/** Step-up re-authorizations per command (403 insufficient_scope), before giving up. */
+export const MAX_STEP_UPS = 2;
 
 export interface FlowOptions {
   trace: Trace;
@@ -25,7 +31,12 @@ export interface FlowOptions {
   timeoutMs: number;
   scope?: string | undefined;
   preRegistered?: PreRegistered | undefined;
+  /** --client-metadata-url: used as client_id where the AS accepts Client ID Metadata Documents. */
+  clientMetadataUrl?: string | undefined;
+  /** --client-credentials: machine client, client_credentials grant, no browser. */
+  clientCredentials?: boolean;
   newClient?: boolean;
+  maxStepUps?: number;
 }
 
 export interface Access {
@@ -34,21 +45,58 @@ export interface Access {
   accessToken: string;
   scope: string | undefined;
   hasRefreshToken: boolean;
-  via: 'stored' | 'refreshed' | 'login';
+  via: 'stored' | 'refreshed' | 'login' | 'client_credentials';
 }
 
-/** Steps 1–6: discovery, registration, browser authorization, code exchange; tokens stored. */
-export async function login(options: FlowOptions, serverUrl: URL, discovered?: Discovery, scopeOverride?: string): Promise<Access> {
+/**
+ * Step 1 when the plain probe draws no 401: an MCP session without a token (connect, then
+ * tools/list), as any MCP client would open it; the first 401/403 challenge it meets.
+ */
+export async function sessionProbe(serverUrl: URL, trace: Trace): Promise<Challenge | undefined> {
+  let session: McpSession | undefined;
+  try {
+    session = await connect(serverUrl, undefined, trace);
+    await listTools(session, serverUrl);
+    return undefined;
+  } catch (error) {
+    if (error instanceof TokenRejected || error instanceof ScopeRequired) return error.challenge;
+    if (error instanceof CliError && error.code === 'unreachable') throw error;
+    return undefined;
+  } finally {
+    await session?.close();
+  }
+}
+
+export interface LoginFrom {
+  /** Discovery already done. */
+  discovered?: Discovery | undefined;
+  /** The 401/403 challenge an MCP request drew (no probe then). */
+  challenge?: Challenge | undefined;
+  /** Request exactly these scopes (step-up). */
+  scope?: string | undefined;
+}
+
+/** Discovery for a login: from a challenge in hand, else probe (with the session fallback). */
+export function discoverFor(options: FlowOptions, serverUrl: URL, challenge?: Challenge): Promise<Discovery> {
+  return discover(serverUrl, options.trace, { challenge, sessionProbe, requirePkce: !options.clientCredentials });
+}
+
+/**
+ * Steps 1–6: discovery, registration, browser authorization, code exchange; tokens stored
+ * under the issuer. With --client-credentials: discovery, then the client_credentials grant.
+ */
+export async function login(options: FlowOptions, serverUrl: URL, from: LoginFrom = {}): Promise<Access> {
   const { trace, store } = options;
-  const d = discovered ?? (await discover(serverUrl, trace));
+  const d = from.discovered ?? (await discoverFor(options, serverUrl, from.challenge));
+  if (options.clientCredentials) return clientCredentialsLogin(options, serverUrl, d, from.scope);
   const issuer = d.as.issuer;
   const metadata = d.as.metadata;
 
   if (options.newClient && !options.preRegistered) await store.forgetClient(issuer);
-  const { client, source } = await ensureClient({ store, issuer, metadata, preRegistered: options.preRegistered, trace });
+  const { client, source } = await ensureClient({ store, issuer, metadata, preRegistered: options.preRegistered, clientMetadataUrl: options.clientMetadataUrl, trace });
 
   const { scope, source: scopeSource } = selectScope({
-    override: scopeOverride ?? options.scope,
+    override: from.scope ?? options.scope,
     challengeScope: d.challenge.scope,
     scopesSupported: d.prm.metadata.scopes_supported,
     asScopesSupported: metadata.scopes_supported,
@@ -107,7 +155,7 @@ export async function login(options: FlowOptions, serverUrl: URL, discovered?: D
   try {
     tokens = await exchangeCode({ issuer, metadata, client, code, iss, codeVerifier, redirectUri: callback.redirectUri, resource: d.prm.resource, trace });
   } catch (error) {
-    if (error instanceof CliError && error.code === 'invalid_client' && source !== 'pre-registered') {
+    if (error instanceof CliError && error.code === 'invalid_client' && (source === 'dcr' || source === 'stored')) {
       await store.forgetClient(issuer);
       throw new CliError(error.code, error.message, { hint: 'The stored client registration was dropped; run login again to register anew.', cause: error });
     }
@@ -116,13 +164,60 @@ export async function login(options: FlowOptions, serverUrl: URL, discovered?: D
   const summary = summarize(tokens);
   trace.step('token', { endpoint: metadata.token_endpoint, ...summary, ms: since(start) }, describe(summary));
   const stored = toStored(tokens, scope);
-  await store.saveTokens(issuer, {
+  await saveForResource(options, serverUrl, d, 'authorization_code', stored);
+  return { issuer, resource: d.prm.resource, accessToken: stored.access_token, scope: stored.scope, hasRefreshToken: Boolean(stored.refresh_token), via: 'login' };
+}
+
+/** Stores the tokens under their issuer, and forgets what other issuers held for the resource. */
+async function saveForResource(options: FlowOptions, serverUrl: URL, d: Discovery, grant: 'authorization_code' | 'client_credentials', tokens: ReturnType<typeof toStored>): Promise<void> {
+  const { store, trace } = options;
+  await store.saveTokens(d.as.issuer, {
     resource: d.prm.resource,
     server_url: serverUrl.href,
     ...(d.prm.url ? { resource_metadata_url: d.prm.url } : {}),
-    tokens: stored,
+    grant,
+    tokens,
   });
-  return { issuer, resource: d.prm.resource, accessToken: stored.access_token, scope: stored.scope, hasRefreshToken: Boolean(stored.refresh_token), via: 'login' };
+  const cleared = await store.deleteTokensElsewhere(d.as.issuer, d.prm.resource);
+  if (cleared.length) trace.note(`${d.prm.resource} is now protected by ${d.as.issuer}: forgot the tokens from ${cleared.join(', ')}`);
+}
+
+/** The client_credentials grant (machine clients): pre-registered confidential client, no user. */
+async function clientCredentialsLogin(options: FlowOptions, serverUrl: URL, d: Discovery, scopeOverride: string | undefined): Promise<Access> {
+  const { trace, store } = options;
+  const issuer = d.as.issuer;
+  const metadata = d.as.metadata;
+  const grants = metadata.grant_types_supported;
+  if (grants && !grants.includes('client_credentials')) {
+    throw new CliError('grant_unsupported', `The authorization server ${issuer} does not offer the client_credentials grant (grant_types_supported: ${JSON.stringify(grants)}).`, {
+      hint: 'Drop --client-credentials to log in as a user in the browser, or ask the AS operator to enable client_credentials for your client.',
+    });
+  }
+  let preRegistered = options.preRegistered;
+  if (!preRegistered) {
+    const stored = (await store.read(issuer)).client;
+    if (stored?.source === 'pre-registered' && stored.client_secret) preRegistered = { clientId: stored.client_id, clientSecret: stored.client_secret };
+  }
+  if (!preRegistered?.clientSecret) {
+    throw new CliError('usage', '--client-credentials needs a confidential pre-registered client: --client-id and --client-secret (or MCP_CLIENT_SECRET).', {
+      hint: `Register a machine client with ${issuer} (grant client_credentials) and pass its credentials.`,
+      exitCode: 2,
+    });
+  }
+  const { client } = await ensureClient({ store, issuer, metadata, preRegistered, trace });
+  const { scope } = selectScope({
+    override: scopeOverride ?? options.scope,
+    challengeScope: d.challenge.scope,
+    scopesSupported: d.prm.metadata.scopes_supported,
+    // no offline_access: a machine client asks again instead of refreshing
+  });
+  const start = performance.now();
+  const { tokens, authMethod } = await clientCredentialsGrant({ metadata, client, scope, resource: d.prm.resource, trace });
+  const summary = summarize(tokens);
+  trace.step('token', { grantType: 'client_credentials', endpoint: metadata.token_endpoint, authMethod, ...summary, ms: since(start) }, `client_credentials (${authMethod}): ${describe(summary)}`);
+  const stored = toStored(tokens, scope);
+  await saveForResource(options, serverUrl, d, 'client_credentials', stored);
+  return { issuer, resource: d.prm.resource, accessToken: stored.access_token, scope: stored.scope, hasRefreshToken: Boolean(stored.refresh_token), via: 'client_credentials' };
 }
 
 /** Refreshes the stored tokens for a server; undefined if that is not possible. */
@@ -155,14 +250,18 @@ async function tryRefresh(options: FlowOptions, serverUrl: URL, metadata?: Autho
   }
 }
 
-/** A usable access token for the server: stored, else refreshed, else a fresh login. */
-export async function ensureAccess(options: FlowOptions, serverUrl: URL): Promise<Access> {
+/**
+ * The stored access token for the server, refreshed first when it is within 30 s of
+ * expiry (or a client_credentials token requested anew); undefined when there is none —
+ * the operation then goes out without a token and the server's 401 starts a login.
+ */
+export async function storedAccess(options: FlowOptions, serverUrl: URL): Promise<Access | undefined> {
   const { trace, store } = options;
   const start = performance.now();
   const found = await store.findByServer(serverUrl.href);
   if (!found) {
-    trace.step('stored_token', { found: false, ms: since(start) }, `none for ${serverUrl.href}: logging in`, false);
-    return login(options, serverUrl);
+    trace.step('stored_token', { found: false, ms: since(start) }, `none for ${serverUrl.href}: asking the server without a token`, false);
+    return undefined;
   }
   const tokens = found.entry.tokens;
   const expired = isExpired(tokens);
@@ -172,6 +271,7 @@ export async function ensureAccess(options: FlowOptions, serverUrl: URL): Promis
       found: true,
       issuer: found.issuer,
       resource: found.entry.resource,
+      grant: found.entry.grant,
       scope: tokens.scope,
       expiresAt: tokens.expires_at ? new Date(tokens.expires_at).toISOString() : undefined,
       expired,
@@ -185,42 +285,93 @@ export async function ensureAccess(options: FlowOptions, serverUrl: URL): Promis
   if (!expired) {
     return { issuer: found.issuer, resource: found.entry.resource, accessToken: tokens.access_token, scope: tokens.scope, hasRefreshToken: Boolean(tokens.refresh_token), via: 'stored' };
   }
-  return (await tryRefresh(options, serverUrl)) ?? login(options, serverUrl);
+  if (found.entry.grant === 'client_credentials' && !tokens.refresh_token) {
+    await store.deleteTokens(found.issuer, found.entry.resource);
+    return login({ ...options, clientCredentials: true }, serverUrl);
+  }
+  return tryRefresh(options, serverUrl);
+}
+
+/** A usable access token for the server: stored, else refreshed, else a fresh login. */
+export async function ensureAccess(options: FlowOptions, serverUrl: URL): Promise<Access> {
+  return (await storedAccess(options, serverUrl)) ?? login(options, serverUrl);
 }
 
 /**
- * Runs `operation` in an MCP session authorized with `access` (or whatever ensureAccess
- * finds), retrying once after a 401 (refresh, else login) or a 403 insufficient_scope
- * (login with the union of the granted and the required scopes).
+ * Runs `operation` in an MCP session, reacting to what the server answers:
+ * - 401 without a token: log in from that challenge, retry;
+ * - 401 on a stored token: refresh it (or log in), retry;
+ * - 401 on a token just issued: discover again; if the resource now names another
+ *   authorization server, log in there (new registration, nothing reused), else stop;
+ * - 403 insufficient_scope: re-authorize with the union of the held and the challenged
+ *   scopes, at most `maxStepUps` times, and not at all when that union adds nothing.
  */
-export async function withMcp<T>(options: FlowOptions, serverUrl: URL, operation: (session: McpSession) => Promise<T>, access?: Access): Promise<{ value: T; access: Access }> {
-  const { trace } = options;
-  let current = access ?? (await ensureAccess(options, serverUrl));
-  for (let attempt = 0; ; attempt++) {
+export async function withMcp<T>(options: FlowOptions, serverUrl: URL, operation: (session: McpSession) => Promise<T>, access?: Access): Promise<{ value: T; access: Access | undefined }> {
+  const { trace, store } = options;
+  const maxStepUps = options.maxStepUps ?? MAX_STEP_UPS;
+  let current = access ?? (await storedAccess(options, serverUrl));
+  let stepUps = 0;
+  let refreshed = false;
+  // Bounded: each pass either returns, throws, or changes the token under a rule that can fire only a few times.
+  for (let attempt = 0; attempt < 3 + maxStepUps + 2; attempt++) {
     const start = performance.now();
     let session: McpSession | undefined;
     try {
-      session = await connect(serverUrl, current.accessToken, trace);
-      trace.step('mcp_connect', { url: serverUrl.href, protocolVersion: session.protocolVersion, era: session.era, ms: since(start) }, `connected with the token; protocol ${session.protocolVersion ?? '?'} (${session.era ?? '?'} era)`);
+      session = await connect(serverUrl, current?.accessToken, trace);
+      trace.step('mcp_connect', { url: serverUrl.href, authorized: Boolean(current), protocolVersion: session.protocolVersion, era: session.era, ms: since(start) }, `connected ${current ? 'with the token' : 'without a token'}; protocol ${session.protocolVersion ?? '?'} (${session.era ?? '?'} era)`);
       const value = await operation(session);
       return { value, access: current };
     } catch (error) {
-      if (attempt > 0) throw error;
-      if (error instanceof TokenRejected && current.via !== 'login') {
-        trace.step('token_rejected', { status: 401, via: current.via, ms: since(start) }, 'the server rejected the stored token (401)', false);
-        let next: Access | undefined;
-        if (current.via === 'stored' && current.hasRefreshToken) next = await tryRefresh(options, serverUrl);
-        if (!next) {
-          await options.store.deleteTokens(current.issuer, current.resource).catch(() => {});
-          next = await login(options, serverUrl);
+      if (error instanceof TokenRejected) {
+        if (!current) {
+          current = await login(options, serverUrl, { challenge: error.challenge });
+          continue;
         }
-        current = next;
+        trace.step('token_rejected', { status: 401, via: current.via, error: error.challenge?.error, errorDescription: error.challenge?.errorDescription, ms: since(start) }, `the server rejected the ${current.via === 'stored' ? 'stored' : current.via === 'refreshed' ? 'refreshed' : 'new'} token (401${error.challenge?.error ? ` ${error.challenge.error}` : ''})`, false);
+        if (current.via === 'stored' && current.hasRefreshToken && !refreshed) {
+          refreshed = true;
+          const next = await tryRefresh(options, serverUrl);
+          if (next) {
+            current = next;
+            continue;
+          }
+        }
+        if (current.via === 'login' || current.via === 'client_credentials') {
+          // A token the AS has just issued was refused: has the resource moved to another AS?
+          const d = await discoverFor(options, serverUrl, error.challenge);
+          if (d.as.issuer === current.issuer) {
+            throw new CliError('token_rejected', `${serverUrl.href} rejected a token that ${current.issuer} has just issued for it (401${error.challenge?.error ? ` ${error.challenge.error}` : ''}${error.challenge?.errorDescription ? `: ${error.challenge.errorDescription}` : ''}).`, {
+              hint: 'The resource server and the authorization server disagree (audience, issuer, signing keys or clock); check their configuration. Logging in again will not help.',
+            });
+          }
+          trace.note(`${d.prm.resource} moved from ${current.issuer} to ${d.as.issuer}: registering and logging in there`);
+          current = await login(options, serverUrl, { discovered: d });
+          continue;
+        }
+        await store.deleteTokens(current.issuer, current.resource).catch(() => {});
+        current = await login(options, serverUrl, { challenge: error.challenge });
         continue;
       }
       if (error instanceof ScopeRequired && error.requiredScope) {
-        const wanted = computeScopeUnion(current.scope, error.requiredScope);
-        trace.step('step_up', { status: 403, requiredScope: error.requiredScope, currentScope: current.scope, requestScope: wanted, ms: since(start) }, `the server needs scope "${error.requiredScope}": authorizing again with "${wanted}"`, false);
-        current = await login(options, serverUrl, undefined, wanted);
+        const held = current?.scope;
+        const wanted = computeScopeUnion(held, error.requiredScope);
+        if (held && !isStrictScopeSuperset(wanted, held)) {
+          trace.step('step_up', { status: 403, requiredScope: error.requiredScope, currentScope: held, stepUps, ms: since(start) }, `the server needs scope "${error.requiredScope}", which the token already has: not re-authorizing`, false);
+          throw new CliError('insufficient_scope', `${serverUrl.href} refuses this with 403 insufficient_scope ("${error.requiredScope}") although the token already carries "${held}".`, {
+            hint: 'Re-authorizing would not change anything: the server wants a permission your account or client does not get. Ask the server operator.',
+            cause: error,
+          });
+        }
+        if (stepUps >= maxStepUps) {
+          trace.step('step_up', { status: 403, requiredScope: error.requiredScope, currentScope: held, stepUps, limit: maxStepUps, ms: since(start) }, `the server still needs scope "${error.requiredScope}" after ${stepUps} step-up(s): giving up`, false);
+          throw new CliError('step_up_limit', `${serverUrl.href} still answers 403 insufficient_scope ("${error.requiredScope}") after ${stepUps} step-up authorization(s); stopping (limit ${maxStepUps}).`, {
+            hint: 'The authorization server does not grant the scope the server asks for; check what your account may have, or ask the server operator.',
+            cause: error,
+          });
+        }
+        stepUps++;
+        trace.step('step_up', { status: 403, requiredScope: error.requiredScope, currentScope: held, requestScope: wanted, stepUp: stepUps, limit: maxStepUps, ms: since(start) }, `the server needs scope "${error.requiredScope}": authorizing again with "${wanted}" (step-up ${stepUps}/${maxStepUps})`, false);
+        current = await login(options, serverUrl, { challenge: error.challenge, scope: wanted });
         continue;
       }
       throw error;
@@ -228,4 +379,5 @@ export async function withMcp<T>(options: FlowOptions, serverUrl: URL, operation
       await session?.close();
     }
   }
+  throw new CliError('too_many_attempts', `Gave up on ${serverUrl.href} after repeated authorization attempts.`, { hint: 'Run again with --verbose to see every exchange.' });
 }

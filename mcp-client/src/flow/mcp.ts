@@ -14,44 +14,89 @@ import {
   StreamableHTTPClientTransport,
   UnauthorizedError,
 } from '@modelcontextprotocol/client';
-import type { CallToolResult, Tool } from '@modelcontextprotocol/client';
+import type { CallToolResult, FetchLike, Tool } from '@modelcontextprotocol/client';
 import { CliError, isNetworkError, unreachable } from '../errors.ts';
 import type { Trace } from '../trace.ts';
+import { parseChallenge } from './discover.ts';
+import type { Challenge } from './discover.ts';
 
 export const CLIENT_VERSION = '0.1.0';
 
-/** The server rejected the token (401): refresh or log in again. */
+/** The server wants a (new) token: 401, with the challenge it sent (if it was seen). */
 export class TokenRejected extends CliError {
-  constructor(serverUrl: URL, cause: unknown) {
-    super('token_rejected', `${serverUrl.href} rejected the access token (401).`, { hint: 'Run `mcp-client login <url>` again.', cause });
+  readonly challenge: Challenge | undefined;
+  constructor(serverUrl: URL, cause: unknown, challenge?: Challenge, withToken = true) {
+    super(
+      'token_rejected',
+      withToken
+        ? `${serverUrl.href} rejected the access token (401${challenge?.error ? ` ${challenge.error}` : ''}${challenge?.errorDescription ? `: ${challenge.errorDescription}` : ''}).`
+        : `${serverUrl.href} requires authorization (401).`,
+      { hint: 'Run `mcp-client login <url>` again.', cause },
+    );
+    this.challenge = challenge;
   }
 }
 
 /** The server wants more scope (403 insufficient_scope): step up. */
 export class ScopeRequired extends CliError {
   readonly requiredScope: string | undefined;
-  constructor(serverUrl: URL, requiredScope: string | undefined, description: string | undefined, cause: unknown) {
+  readonly challenge: Challenge | undefined;
+  constructor(serverUrl: URL, requiredScope: string | undefined, description: string | undefined, cause: unknown, challenge?: Challenge) {
     super('insufficient_scope', `${serverUrl.href} needs more scope${requiredScope ? ` ("${requiredScope}")` : ''}${description ? `: ${description}` : ''} (403 insufficient_scope).`, {
       hint: requiredScope ? `Run \`mcp-client login <url> --scope "${requiredScope}"\`.` : 'Log in again with the scope the operation needs.',
       cause,
     });
     this.requiredScope = requiredScope;
+    this.challenge = challenge;
   }
+}
+
+/** The JSON-RPC method of a request body, for display ("tools/list"). */
+function rpcMethod(body: unknown): string | undefined {
+  if (typeof body !== 'string') return undefined;
+  try {
+    const parsed = JSON.parse(body) as { method?: unknown };
+    return typeof parsed.method === 'string' ? parsed.method : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The traced fetch, remembering the last 401/403 challenge the MCP server sent: the SDK
+ * turns those into errors without their headers, and discovery starts from them.
+ */
+function challengeRecorder(trace: Trace): { fetch: FetchLike; last(): Challenge | undefined } {
+  let last: Challenge | undefined;
+  const fetch: FetchLike = async (input, init) => {
+    const response = await trace.fetch(input, init);
+    if (response.status === 401 || response.status === 403) {
+      last = parseChallenge(response);
+      last.url = String(input);
+      last.method = (init?.method ?? 'GET').toUpperCase();
+      const rpc = rpcMethod(init?.body);
+      if (rpc) last.rpcMethod = rpc;
+    }
+    return response;
+  };
+  return { fetch, last: () => last };
 }
 
 export interface McpSession {
   client: Client;
   protocolVersion: string | undefined;
   era: string | undefined;
+  /** Maps an SDK error from this session to a CliError (with the last challenge seen). */
+  mapError(error: unknown): unknown;
   close(): Promise<void>;
 }
 
-function mapError(serverUrl: URL, error: unknown): unknown {
+function mapError(serverUrl: URL, error: unknown, challenge?: Challenge, withToken = true): unknown {
   if (error instanceof CliError) return error;
-  if (error instanceof UnauthorizedError) return new TokenRejected(serverUrl, error);
-  if (error instanceof InsufficientScopeError) return new ScopeRequired(serverUrl, error.requiredScope, error.errorDescription, error);
+  if (error instanceof UnauthorizedError) return new TokenRejected(serverUrl, error, challenge, withToken);
+  if (error instanceof InsufficientScopeError) return new ScopeRequired(serverUrl, error.requiredScope, error.errorDescription, error, challenge);
   if (error instanceof SdkHttpError) {
-    if (error.code === SdkErrorCode.ClientHttpAuthentication || error.status === 401) return new TokenRejected(serverUrl, error);
+    if (error.code === SdkErrorCode.ClientHttpAuthentication || error.status === 401) return new TokenRejected(serverUrl, error, challenge, withToken);
     if (error.code === SdkErrorCode.ClientHttpForbidden || error.status === 403) {
       return new CliError('forbidden', `${serverUrl.href} refused the request (403).`, { hint: 'The token lacks the permission this needs.', cause: error });
     }
@@ -62,22 +107,26 @@ function mapError(serverUrl: URL, error: unknown): unknown {
   return error;
 }
 
-export async function connect(serverUrl: URL, accessToken: string, trace: Trace): Promise<McpSession> {
+/** An MCP session with the access token — or without one (undefined), to find out whether the server asks for it. */
+export async function connect(serverUrl: URL, accessToken: string | undefined, trace: Trace): Promise<McpSession> {
   const client = new Client({ name: 'mcp-client', version: CLIENT_VERSION }, { versionNegotiation: { mode: 'auto' } });
+  const recorder = challengeRecorder(trace);
   const transport = new StreamableHTTPClientTransport(serverUrl, {
     authProvider: { token: async () => accessToken },
-    fetch: trace.fetch,
+    fetch: recorder.fetch,
   });
+  const map = (error: unknown) => mapError(serverUrl, error, recorder.last(), accessToken !== undefined);
   try {
     await client.connect(transport);
   } catch (error) {
     await client.close().catch(() => {});
-    throw mapError(serverUrl, error);
+    throw map(error);
   }
   return {
     client,
     protocolVersion: client.getNegotiatedProtocolVersion(),
     era: client.getProtocolEra(),
+    mapError: map,
     close: () => client.close().catch(() => {}),
   };
 }
@@ -92,7 +141,7 @@ export async function listTools(session: McpSession, serverUrl: URL): Promise<To
       cursor = page.nextCursor;
     } while (cursor);
   } catch (error) {
-    throw mapError(serverUrl, error);
+    throw session.mapError(error);
   }
   return tools;
 }
@@ -101,6 +150,6 @@ export async function callTool(session: McpSession, serverUrl: URL, name: string
   try {
     return await session.client.callTool({ name, arguments: args });
   } catch (error) {
-    throw mapError(serverUrl, error);
+    throw session.mapError(error);
   }
 }

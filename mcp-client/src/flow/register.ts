@@ -1,21 +1,29 @@
 /**
  * Step 4: a client identity at the authorization server.
  *
- * Priority (MCP authorization spec, "Client Registration"): pre-registered credentials
- * (--client-id/--client-secret), then a registration stored for this issuer, then
- * Dynamic Client Registration (RFC 7591). Client ID Metadata Documents need an HTTPS
- * URL we host, which a CLI on a laptop does not have, so they are not used.
+ * Priority (MCP authorization spec 2026-07-28, "Client Registration Approaches"):
+ *   1. pre-registered credentials (--client-id/--client-secret), bound to one issuer;
+ *   2. a Client ID Metadata Document URL (--client-metadata-url) used as the client_id,
+ *      when the AS metadata says client_id_metadata_document_supported: true;
+ *   3. a registration stored for this issuer (from an earlier DCR);
+ *   4. Dynamic Client Registration (RFC 7591);
+ *   5. otherwise: stop and say which flag to pass.
+ *
+ * Credentials are stored per AS issuer and looked up only by the issuer in hand: a client
+ * registered at one AS is never presented to another, and a resource that moves to a new
+ * AS gets a new registration there (MCP spec, "Authorization Server Binding").
  *
  * The registered redirect URI is the loopback URI without a port: the AS matches
  * loopback redirect URIs on any port (RFC 8252 §7.3), so one registration serves every
  * run, whatever ephemeral port the callback server gets.
  */
-import { RegistrationRejectedError, registerClient } from '@modelcontextprotocol/client';
+import { RegistrationRejectedError, isHttpsUrl, registerClient } from '@modelcontextprotocol/client';
 import type { AuthorizationServerMetadata, OAuthClientInformationMixed, OAuthClientMetadata } from '@modelcontextprotocol/client';
 import { CliError, isNetworkError, unreachable } from '../errors.ts';
 import type { Store, StoredClient } from '../store.ts';
 import { since } from '../trace.ts';
 import type { Trace } from '../trace.ts';
+import type { AsMetadata } from './discover.ts';
 
 export const CLIENT_NAME = 'mcp-client';
 export const REGISTERED_REDIRECT_URI = 'http://127.0.0.1/callback';
@@ -35,11 +43,29 @@ export function registrationMetadata(): OAuthClientMetadata {
 export interface PreRegistered {
   clientId: string;
   clientSecret?: string;
+  /** The AS these credentials belong to (--issuer); they are never sent to another. */
+  issuer?: string;
 }
 
 export interface ClientResult {
   client: OAuthClientInformationMixed;
-  source: 'pre-registered' | 'stored' | 'dcr';
+  source: 'pre-registered' | 'cimd' | 'stored' | 'dcr';
+}
+
+/** A usable Client ID Metadata Document URL: https with a path (draft-ietf-oauth-client-id-metadata-document). */
+export function checkClientMetadataUrl(value: string): string {
+  if (!isHttpsUrl(value)) {
+    throw new CliError('usage', `--client-metadata-url must be an https URL with a path (it becomes the client_id), got ${JSON.stringify(value)}.`, {
+      hint: 'Host the client metadata document at e.g. https://example.com/mcp-client.json and pass that URL.',
+      exitCode: 2,
+    });
+  }
+  return new URL(value).href;
+}
+
+/** Issuer identifiers compare as strings (RFC 8414 §3.3), after parsing away nothing. */
+function sameIssuer(a: string, b: string): boolean {
+  return a === b;
 }
 
 /** The stored form → what the SDK token functions take. */
@@ -65,12 +91,19 @@ export async function ensureClient(options: {
   issuer: string;
   metadata: AuthorizationServerMetadata;
   preRegistered?: PreRegistered | undefined;
+  clientMetadataUrl?: string | undefined;
   trace: Trace;
 }): Promise<ClientResult> {
-  const { store, issuer, metadata, preRegistered, trace } = options;
+  const { store, issuer, metadata, preRegistered, clientMetadataUrl, trace } = options;
   const start = performance.now();
 
   if (preRegistered) {
+    if (preRegistered.issuer !== undefined && !sameIssuer(preRegistered.issuer, issuer)) {
+      trace.step('registration', { source: 'pre-registered', clientId: preRegistered.clientId, boundIssuer: preRegistered.issuer, issuer, ms: since(start) }, `the pre-registered client belongs to ${preRegistered.issuer}, not to ${issuer}`, false);
+      throw new CliError('issuer_mismatch', `The server's authorization server is ${issuer}, but --client-id was issued by ${preRegistered.issuer}; refusing to send those credentials to another authorization server.`, {
+        hint: `Register a client with ${issuer} and pass its --client-id (with --issuer ${issuer}), or drop --client-id to register dynamically.`,
+      });
+    }
     const stored: StoredClient = {
       client_id: preRegistered.clientId,
       ...(preRegistered.clientSecret ? { client_secret: preRegistered.clientSecret } : {}),
@@ -82,15 +115,35 @@ export async function ensureClient(options: {
     return { client: clientInformation(stored), source: 'pre-registered' };
   }
 
+  const cimdSupported = (metadata as AsMetadata).client_id_metadata_document_supported === true;
+  if (clientMetadataUrl && cimdSupported) {
+    const stored: StoredClient = {
+      client_id: clientMetadataUrl,
+      redirect_uris: [REGISTERED_REDIRECT_URI],
+      token_endpoint_auth_method: 'none',
+      source: 'cimd',
+      saved_at: new Date().toISOString(),
+    };
+    // Stored so that logout can name the client when it revokes.
+    await store.saveClient(issuer, stored);
+    trace.step('registration', { source: 'cimd', clientId: clientMetadataUrl, ms: since(start) }, `client_id=${clientMetadataUrl} (Client ID Metadata Document; the AS fetches it, no registration needed)`);
+    return { client: clientInformation(stored), source: 'cimd' };
+  }
+
   const existing = (await store.read(issuer)).client;
-  if (usable(existing)) {
+  // A CIMD client id stored earlier is only valid while the AS still accepts CIMD and the
+  // user still names that document; otherwise register anew.
+  if (usable(existing) && existing.source !== 'cimd') {
     trace.step('registration', { source: 'stored', clientId: existing.client_id, registeredAt: existing.saved_at, ms: since(start) }, `reusing client_id=${existing.client_id} registered ${existing.saved_at} (${store.pathFor(issuer)})`);
     return { client: clientInformation(existing), source: 'stored' };
   }
 
   if (!metadata.registration_endpoint) {
-    throw new CliError('registration_unavailable', `The authorization server ${issuer} offers no Dynamic Client Registration (no registration_endpoint in its metadata).`, {
-      hint: 'Register mcp-client with the authorization server yourself and pass --client-id (and --client-secret if it is confidential).',
+    trace.step('registration', { source: 'unavailable', cimdSupported, ms: since(start) }, `no way to register at ${issuer}: no registration_endpoint${cimdSupported ? '' : ', no Client ID Metadata Document support'}`, false);
+    throw new CliError('registration_unavailable', `The authorization server ${issuer} offers no Dynamic Client Registration (no registration_endpoint in its metadata)${cimdSupported ? '' : ' and does not accept Client ID Metadata Documents'}.`, {
+      hint: cimdSupported
+        ? 'Pass --client-metadata-url <https URL of your client metadata document>, or a pre-registered --client-id (and --client-secret if it is confidential).'
+        : 'Register mcp-client with the authorization server yourself and pass --client-id (and --client-secret if it is confidential).',
     });
   }
 
@@ -142,4 +195,34 @@ export async function ensureClient(options: {
     `registered client_id=${stored.client_id} (RFC 7591, redirect_uris=[${stored.redirect_uris?.join(', ')}], auth=${registered.token_endpoint_auth_method ?? 'none'})`,
   );
   return { client: clientInformation(stored), source: 'dcr' };
+}
+
+/** What ensureClient would do, without doing it (for `discover`). */
+export function plannedRegistration(options: {
+  issuer: string;
+  metadata: AuthorizationServerMetadata;
+  stored: StoredClient | undefined;
+  preRegistered?: PreRegistered | undefined;
+  clientMetadataUrl?: string | undefined;
+}): { source: 'pre-registered' | 'cimd' | 'stored' | 'dcr' | 'unavailable' | 'refused'; clientId?: string; description: string } {
+  const { issuer, metadata, stored, preRegistered, clientMetadataUrl } = options;
+  const cimdSupported = (metadata as AsMetadata).client_id_metadata_document_supported === true;
+  if (preRegistered) {
+    if (preRegistered.issuer !== undefined && !sameIssuer(preRegistered.issuer, issuer)) {
+      return { source: 'refused', description: `--client-id belongs to ${preRegistered.issuer}, not ${issuer}: would refuse to send it` };
+    }
+    return { source: 'pre-registered', clientId: preRegistered.clientId, description: `pre-registered client_id=${preRegistered.clientId}` };
+  }
+  if (clientMetadataUrl && cimdSupported) return { source: 'cimd', clientId: clientMetadataUrl, description: `client_id=${clientMetadataUrl} (Client ID Metadata Document)` };
+  if (usable(stored) && stored.source !== 'cimd') return { source: 'stored', clientId: stored.client_id, description: `stored client_id=${stored.client_id} (${stored.source})` };
+  if (metadata.registration_endpoint) {
+    return {
+      source: 'dcr',
+      description: `would register (RFC 7591)${cimdSupported && !clientMetadataUrl ? '; the AS also accepts Client ID Metadata Documents (--client-metadata-url)' : ''}`,
+    };
+  }
+  return {
+    source: 'unavailable',
+    description: cimdSupported ? 'no dynamic registration: pass --client-metadata-url or --client-id' : 'no dynamic registration: pass --client-id',
+  };
 }

@@ -111,6 +111,83 @@ export async function refresh(options: {
 }
 
 /**
+ * Client authentication at a token-type endpoint (RFC 6749 §2.3.1), by the method the AS
+ * supports: client_secret_basic (id and secret form-urlencoded before base64, as §2.3.1
+ * says), client_secret_post, or just client_id for public clients.
+ */
+export function authenticateClient(client: OAuthClientInformationMixed, supported: string[], headers: Headers, params: URLSearchParams): string {
+  const method = selectClientAuthMethod(client, supported);
+  const { client_id: clientId, client_secret: clientSecret } = client as { client_id: string; client_secret?: string };
+  if (method === 'client_secret_basic' && clientSecret) {
+    const user = encodeURIComponent(clientId);
+    const pass = encodeURIComponent(clientSecret);
+    headers.set('authorization', `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`);
+    return method;
+  }
+  if (method === 'client_secret_post' && clientSecret) {
+    params.set('client_id', clientId);
+    params.set('client_secret', clientSecret);
+    return method;
+  }
+  params.set('client_id', clientId);
+  return 'none';
+}
+
+/**
+ * The client_credentials grant (RFC 6749 §4.4) for machine clients: no user, no browser;
+ * audience-bound with `resource` (RFC 8707) like every other token request.
+ */
+export async function clientCredentialsGrant(options: {
+  metadata: AuthorizationServerMetadata;
+  client: OAuthClientInformationMixed;
+  scope: string | undefined;
+  resource: string;
+  trace: Trace;
+}): Promise<{ tokens: OAuthTokens; authMethod: string }> {
+  const endpoint = options.metadata.token_endpoint;
+  const params = new URLSearchParams({ grant_type: 'client_credentials' });
+  if (options.scope) params.set('scope', options.scope);
+  params.set('resource', options.resource);
+  const headers = new Headers({ 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' });
+  const authMethod = authenticateClient(options.client, options.metadata.token_endpoint_auth_methods_supported ?? [], headers, params);
+  let response: Response;
+  try {
+    response = await options.trace.fetch(endpoint, { method: 'POST', headers, body: params, signal: AbortSignal.timeout(30_000) });
+  } catch (error) {
+    throw unreachable('authorization server token endpoint', endpoint, error);
+  }
+  const text = await response.text().catch(() => '');
+  let body: Record<string, unknown> = {};
+  try {
+    body = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    // reported below
+  }
+  if (!response.ok) {
+    const code = typeof body['error'] === 'string' ? body['error'] : `HTTP ${response.status}`;
+    const description = typeof body['error_description'] === 'string' ? ` — ${printable(body['error_description'])}` : '';
+    throw new CliError(code === 'invalid_client' ? 'invalid_client' : 'token_error', `The client_credentials token request was refused by the authorization server: ${printable(code, 80)}${description}.`, {
+      hint: code === 'invalid_client'
+        ? 'Check --client-id and the secret (--client-secret or MCP_CLIENT_SECRET), and that the client may use the client_credentials grant.'
+        : code === 'unauthorized_client' || code === 'unsupported_grant_type'
+          ? 'This client is not allowed the client_credentials grant at this authorization server; ask its operator.'
+          : 'See the error above.',
+    });
+  }
+  if (typeof body['access_token'] !== 'string' || typeof body['token_type'] !== 'string') {
+    throw new CliError('token_error', `The token endpoint ${endpoint} answered ${response.status} without an access_token and token_type.`);
+  }
+  const tokens: OAuthTokens = {
+    access_token: body['access_token'],
+    token_type: body['token_type'],
+    ...(typeof body['expires_in'] === 'number' ? { expires_in: body['expires_in'] } : {}),
+    ...(typeof body['scope'] === 'string' ? { scope: body['scope'] } : {}),
+    ...(typeof body['refresh_token'] === 'string' ? { refresh_token: body['refresh_token'] } : {}),
+  } as OAuthTokens;
+  return { tokens, authMethod };
+}
+
+/**
  * RFC 7009 revocation of one token. Returns the HTTP status; 200 means revoked (or
  * already invalid — RFC 7009 §2.2 answers 200 for unknown tokens too).
  */
@@ -125,19 +202,7 @@ export async function revoke(options: {
   const params = new URLSearchParams({ token: options.token, token_type_hint: options.hint });
   const headers = new Headers({ 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' });
   const supported = options.metadata.revocation_endpoint_auth_methods_supported ?? options.metadata.token_endpoint_auth_methods_supported ?? [];
-  const method = selectClientAuthMethod(options.client, supported);
-  const { client_id: clientId, client_secret: clientSecret } = options.client as { client_id: string; client_secret?: string };
-  if (method === 'client_secret_basic' && clientSecret) {
-    // RFC 6749 §2.3.1: form-urlencode id and secret before base64.
-    const user = encodeURIComponent(clientId);
-    const pass = encodeURIComponent(clientSecret);
-    headers.set('authorization', `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`);
-  } else if (method === 'client_secret_post' && clientSecret) {
-    params.set('client_id', clientId);
-    params.set('client_secret', clientSecret);
-  } else {
-    params.set('client_id', clientId);
-  }
+  authenticateClient(options.client, supported, headers, params);
   let response: Response;
   try {
     response = await options.trace.fetch(options.endpoint, { method: 'POST', headers, body: params, signal: AbortSignal.timeout(30_000) });
