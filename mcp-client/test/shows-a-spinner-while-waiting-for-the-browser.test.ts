@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PassThrough } from 'node:stream';
 import { Trace } from '../src/trace.ts';
 
@@ -18,15 +18,27 @@ function stream(isTTY: boolean): PassThrough & { isTTY: boolean; text(): string 
   return out;
 }
 
+/** Lets stream 'data' events already queued reach the listener (setImmediate is not faked). */
+const flush = () => new Promise((resolve) => setImmediate(resolve));
+
 describe('waiting for the browser', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('animates a spinner on a terminal, and stops it when the browser comes back', async () => {
+    // The spinner's clock is faked: the test advances it, so machine load cannot change the frame count.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setTimeout', 'clearTimeout', 'Date'] });
     const stderr = stream(true);
     const trace = new Trace({ json: false, verbose: false, stdout: stream(false), stderr });
     const spinner = trace.spinner('Waiting for the browser…');
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    vi.advanceTimersByTime(1000);
+    await flush();
     spinner.stop();
+    await flush();
     const written = stderr.text();
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    vi.advanceTimersByTime(1000);
+    await flush();
     expect(stderr.text()).toBe(written); // stopped: no more frames
     expect(written).toContain('Waiting for the browser…');
     // More than one frame was drawn (the spinner moved), and nothing stays behind it.

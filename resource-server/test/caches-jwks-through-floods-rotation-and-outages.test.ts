@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { newSigningKey, StandInAuthorizationServer } from '../../test-support/stand-in-authorization-server.ts';
 import { invalidTokenChallenge, mcp, startResourceServerFor, type TestResourceServer } from './helpers.ts';
 
@@ -8,7 +8,20 @@ import { invalidTokenChallenge, mcp, startResourceServerFor, type TestResourceSe
 const cleanup: Array<() => Promise<void>> = [];
 afterEach(async () => {
   while (cleanup.length) await cleanup.pop()!();
+  vi.useRealTimers();
 });
+
+// The cooldown, the JWKS age and token expiry are all read from Date: the test moves that
+// clock itself (nothing else is faked), so machine load cannot make a period pass early or late.
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['Date'] });
+});
+const advance = (ms: number) => vi.setSystemTime(Date.now() + ms);
+
+/** Waits (bounded, in real time) for a background fetch to be counted. */
+async function untilJwksRequests(as: StandInAuthorizationServer, count: number) {
+  for (let attempt = 0; attempt < 100 && as.jwksRequests < count; attempt++) await sleep(20);
+}
 
 async function setUp(env: Record<string, string> = {}) {
   const as = await StandInAuthorizationServer.start();
@@ -31,7 +44,7 @@ describe('JWKS caching (stand-in AS, since the real AS cannot produce forged kid
   it('refetches the JWKS at most once per cooldown under a flood of unknown kids', async () => {
     const { as, rs } = await setUp({ JWKS_COOLDOWN_SECONDS: '2' });
     expect(as.jwksRequests).toBe(1);
-    await sleep(2100); // the startup fetch's cooldown has passed: one refetch is allowed
+    advance(2100); // the startup fetch's cooldown has passed: one refetch is allowed
 
     const first = await flood(as, rs, 50);
     for (const response of first) {
@@ -46,7 +59,7 @@ describe('JWKS caching (stand-in AS, since the real AS cannot produce forged kid
     expect(second.every((response) => response.status === 401)).toBe(true);
     expect(as.jwksRequests).toBe(2);
 
-    await sleep(2100);
+    advance(2100);
     await flood(as, rs, 50); // next cooldown period: exactly one more
     expect(as.jwksRequests).toBe(3);
   });
@@ -54,14 +67,14 @@ describe('JWKS caching (stand-in AS, since the real AS cannot produce forged kid
   it('does not hammer a failing AS either: a failed fetch starts the cooldown too', async () => {
     const { as, rs } = await setUp({ JWKS_COOLDOWN_SECONDS: '2' });
     as.failing = true; // the JWKS endpoint answers 503
-    await sleep(2100);
+    advance(2100);
     const responses = await flood(as, rs, 30);
     expect(responses.every((response) => response.status === 401)).toBe(true);
     expect(as.jwksRequests).toBe(2); // the startup fetch and one failed attempt
     await flood(as, rs, 30);
     expect(as.jwksRequests).toBe(2);
     as.failing = false;
-    await sleep(2100);
+    advance(2100);
     await flood(as, rs, 30);
     expect(as.jwksRequests).toBe(3);
   });
@@ -71,7 +84,7 @@ describe('JWKS caching (stand-in AS, since the real AS cannot produce forged kid
     expect(await status(rs, await as.sign(rs.mcpUrl))).toBe(200);
     const oldKey = as.currentKey;
     await as.rotate();
-    await sleep(1100);
+    advance(1100);
     expect(await status(rs, await as.sign(rs.mcpUrl))).toBe(200);
     expect(as.jwksRequests).toBe(2);
     // The retired key left the JWKS, and so left the resource server's cache.
@@ -84,16 +97,16 @@ describe('JWKS caching (stand-in AS, since the real AS cannot produce forged kid
     expect(await status(rs, token)).toBe(200);
     await as.down();
     expect(await status(rs, token)).toBe(200);
-    await sleep(1200); // stale now; the background refresh fails, the cached keys stay
+    advance(1200); // stale now; the background refresh fails, the cached keys stay
     expect(await status(rs, token)).toBe(200);
     expect(await status(rs, token)).toBe(200);
     expect((await fetch(new URL('/readyz', rs.mcpUrl))).status).toBe(200);
     // When the AS is back, the stale set is refreshed in the background.
     await as.up();
-    await sleep(1100);
+    advance(1100);
     const before = as.jwksRequests;
     expect(await status(rs, token)).toBe(200);
-    await sleep(50);
+    await untilJwksRequests(as, before + 1);
     expect(as.jwksRequests).toBe(before + 1);
   });
 
@@ -105,7 +118,7 @@ describe('JWKS caching (stand-in AS, since the real AS cannot produce forged kid
     expect(await status(rs, longLived)).toBe(200);
     expect(await status(rs, longLived)).toBe(200); // from the cache
 
-    await sleep(2100);
+    advance(2100);
     const expired = await mcp(rs.mcpUrl, { token: shortLived, method: 'tools/list' });
     expect(expired.status).toBe(401);
     expect(expired.headers.get('www-authenticate')).toBe(invalidTokenChallenge(rs.resourceMetadataUrl, 'The access token expired.'));
