@@ -71,4 +71,26 @@ describe('restart with Redis', () => {
     expect(pagesSeen.map((page) => `${page.url} ${page.text().slice(0, 200)}`)).toEqual([]);
     expect(callback.searchParams.get('code')).toBeTruthy();
   });
+
+  it('asks a native client for consent again, listing every scope it asks for', async () => {
+    const browser = new ScriptedBrowser();
+    const { clientId } = await obtainAccessToken({ issuer: stack.authServerIssuer, resource: stack.mcpUrl, user: DEMO_USERS.bob, browser });
+    const redirectUri = 'http://127.0.0.1:8976/callback';
+    const { pagesSeen } = await authorizeInBrowser(
+      browser,
+      authorizationUrl(stack.authServerIssuer, {
+        client_id: clientId,
+        redirect_uri: redirectUri,
+        scope: 'mcp:tools mcp:resources',
+        resource: stack.mcpUrl,
+        code_challenge: pkce().challenge,
+        code_challenge_method: 'S256',
+      }),
+      { redirectUri, user: DEMO_USERS.bob },
+    );
+    expect(pagesSeen).toHaveLength(1);
+    expect(pagesSeen[0]!.text()).toContain('mcp:tools');
+    expect(pagesSeen[0]!.text()).toContain('mcp:resources');
+    expect(pagesSeen[0]!.text()).toContain(stack.mcpUrl);
+  });
 });

@@ -84,8 +84,11 @@ export function interactionRoutes({ provider, upstream, accounts, logger, secure
         missingOIDCScope?: string[];
         missingResourceScopes?: Record<string, string[]>;
       };
-      const resourceScopes = Object.values(missing.missingResourceScopes ?? {}).flat();
-      const scopes = [...(missing.missingOIDCScope ?? []), ...resourceScopes];
+      // Everything the client asks for, not only what is new: native clients are asked again
+      // on every authorization (RFC 8252 §8.6) and the user should see what they approve.
+      const requested = String(params.scope ?? '').split(' ').filter(Boolean);
+      const missingScopes = [...(missing.missingOIDCScope ?? []), ...Object.values(missing.missingResourceScopes ?? {}).flat()];
+      const scopes = [...new Set([...requested, ...missingScopes])];
       ctx.type = 'html';
       ctx.body = consentPage({
         uid,
@@ -94,7 +97,7 @@ export function interactionRoutes({ provider, upstream, accounts, logger, secure
         redirectHost: redirectUri?.host || String(params.redirect_uri),
         ...verification(client),
         scopes: scopes.map((name) => ({ name, description: describeScope(name) })),
-        resource: Object.keys(missing.missingResourceScopes ?? {})[0],
+        resource: Object.keys(missing.missingResourceScopes ?? {})[0] ?? (typeof params.resource === 'string' ? params.resource : undefined),
         userLabel: account?.email ?? account?.name ?? details.session?.accountId ?? 'unknown user',
       });
       return;
