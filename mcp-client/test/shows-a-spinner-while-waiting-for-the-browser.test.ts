@@ -22,11 +22,15 @@ function stream(isTTY: boolean): PassThrough & { isTTY: boolean; text(): string 
 const flush = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('waiting for the browser', () => {
+  const ci = process.env.CI;
   afterEach(() => {
     vi.useRealTimers();
+    if (ci !== undefined) process.env.CI = ci;
   });
 
   it('animates a spinner on a terminal, and stops it when the browser comes back', async () => {
+    // A terminal outside CI: the spinner library draws frames only then (under CI it prints once).
+    delete process.env.CI;
     // The spinner's clock is faked: the test advances it, so machine load cannot change the frame count.
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setTimeout', 'clearTimeout', 'Date'] });
     const stderr = stream(true);
