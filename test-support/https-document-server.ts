@@ -1,7 +1,7 @@
 /**
  * An HTTPS server on 127.0.0.1 with a fresh self-signed certificate, serving JSON documents
- * at paths the test sets — Client ID Metadata Documents, here. Counts requests so a test
- * can prove that a refused client id caused no fetch at all.
+ * at paths the test sets — Client ID Metadata Documents, here. Counts requests and TCP
+ * connections, so a test can prove that a refused client id caused no connection at all.
  */
 import { once } from 'node:events';
 import { createServer } from 'node:https';
@@ -14,6 +14,8 @@ export interface DocumentServer {
   ca: string;
   documents: Map<string, { body: unknown; headers?: Record<string, string> }>;
   requests: string[];
+  /** TCP connections accepted, whether or not a request followed. */
+  connections(): number;
   close(): Promise<void>;
 }
 
@@ -34,6 +36,8 @@ export async function startDocumentServer(): Promise<DocumentServer> {
     }
     response.writeHead(200, { 'content-type': 'application/json', ...document.headers }).end(JSON.stringify(document.body));
   });
+  let connections = 0;
+  server.on('connection', () => connections++);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
@@ -42,6 +46,7 @@ export async function startDocumentServer(): Promise<DocumentServer> {
     ca: pems.cert,
     documents,
     requests,
+    connections: () => connections,
     close: () =>
       new Promise((resolve) => {
         server.close(() => resolve());
