@@ -11,5 +11,11 @@ try {
     console.error(error.message);
     process.exit(2);
   }
+  // Start-up failures an operator can fix get one line, not a stack trace.
+  const { code, message } = error as NodeJS.ErrnoException;
+  if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'ECONNREFUSED' || code === 'ENOENT') {
+    console.error(`resource-server could not start: ${message}`);
+    process.exit(1);
+  }
   throw error;
 }
