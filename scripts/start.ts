@@ -1,6 +1,6 @@
 /**
  * `pnpm start`: dev-idp, auth-server and resource-server with the defaults of DESIGN.md,
- * as three child processes. Prints the URLs and demo users once all three answer;
+ * as three child processes, started in that order. Prints the URLs and demo users once all three answer;
  * Ctrl-C stops all three. Logs are shown one line each, prefixed with the service.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -38,7 +38,19 @@ function show(service: (typeof services)[number], line: string) {
   process.stdout.write(`\x1b[${service.color}m${service.name.padEnd(15)}\x1b[0m ${text}\n`);
 }
 
-for (const service of services) {
+function stop(exitCode = 0) {
+  if (stopping) return;
+  stopping = true;
+  for (const child of children) child.kill('SIGTERM');
+  setTimeout(() => process.exit(exitCode), 2000).unref();
+  Promise.all(children.map((child) => new Promise((done) => (child.exitCode !== null ? done(null) : child.once('exit', done))))).then(() =>
+    process.exit(exitCode),
+  );
+}
+process.on('SIGINT', () => stop(0));
+process.on('SIGTERM', () => stop(0));
+
+function launch(service: (typeof services)[number]) {
   const child = spawn(process.execPath, ['src/main.ts'], {
     cwd: resolve(root, service.name),
     env: { ...process.env, IDP_CLIENT_SECRET: idpClientSecret },
@@ -55,18 +67,6 @@ for (const service of services) {
   });
 }
 
-function stop(exitCode = 0) {
-  if (stopping) return;
-  stopping = true;
-  for (const child of children) child.kill('SIGTERM');
-  setTimeout(() => process.exit(exitCode), 2000).unref();
-  Promise.all(children.map((child) => new Promise((done) => (child.exitCode !== null ? done(null) : child.once('exit', done))))).then(() =>
-    process.exit(exitCode),
-  );
-}
-process.on('SIGINT', () => stop(0));
-process.on('SIGTERM', () => stop(0));
-
 async function waitFor(url: string) {
   for (let attempt = 0; attempt < 100 && !stopping; attempt++) {
     try {
@@ -80,7 +80,12 @@ async function waitFor(url: string) {
 }
 
 try {
-  await Promise.all(services.map((service) => waitFor(service.health)));
+  // In dependency order, each once the previous answers: the resource server's first JWKS
+  // fetch then finds the auth server up, and the auth server finds its IdP.
+  for (const service of services) {
+    launch(service);
+    await waitFor(service.health);
+  }
   process.stdout.write(`
   MCP server (resource)   http://localhost:3000/mcp
   Authorization server    http://localhost:4000
