@@ -69,6 +69,36 @@ export async function authorizeInBrowser(
   return { callback: new URL(page.stoppedAt), pagesSeen };
 }
 
+/**
+ * The browser leg for one client with PKCE S256: builds the authorization URL (any extra
+ * parameters as given, undefined ones left out) and walks it with `authorizeInBrowser`.
+ * Returns the callback, the pages seen and the PKCE verifier for the code exchange.
+ */
+export async function authorizeClient(options: {
+  issuer: string;
+  clientId: string;
+  redirectUri: string;
+  user: DemoUser;
+  params?: Record<string, string | undefined>;
+  browser?: ScriptedBrowser;
+  decision?: 'Allow' | 'Deny';
+}) {
+  const { verifier, challenge } = pkce();
+  const url = authorizationUrl(options.issuer, {
+    client_id: options.clientId,
+    redirect_uri: options.redirectUri,
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    ...options.params,
+  });
+  const result = await authorizeInBrowser(options.browser ?? new ScriptedBrowser(), url, {
+    redirectUri: options.redirectUri,
+    user: options.user,
+    ...(options.decision ? { decision: options.decision } : {}),
+  });
+  return { ...result, verifier };
+}
+
 export async function tokenRequest(issuer: string, params: Record<string, string | undefined>) {
   const body = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) if (value !== undefined) body.set(key, value);
@@ -92,21 +122,14 @@ export async function obtainAccessToken(options: {
 }) {
   const { body: client } = await registerClient(options.issuer, options.clientMetadata);
   const redirectUri = client.redirect_uris[0]!;
-  const { verifier, challenge } = pkce();
-  const state = randomBytes(8).toString('hex');
-  const { callback } = await authorizeInBrowser(
-    options.browser ?? new ScriptedBrowser(),
-    authorizationUrl(options.issuer, {
-      client_id: client.client_id,
-      redirect_uri: redirectUri,
-      scope: options.scope ?? 'mcp:tools mcp:resources mcp:prompts',
-      resource: options.resource,
-      code_challenge: challenge,
-      code_challenge_method: 'S256',
-      state,
-    }),
-    { redirectUri, user: options.user },
-  );
+  const { callback, verifier } = await authorizeClient({
+    issuer: options.issuer,
+    clientId: client.client_id,
+    redirectUri,
+    user: options.user,
+    ...(options.browser ? { browser: options.browser } : {}),
+    params: { scope: options.scope ?? 'mcp:tools mcp:resources mcp:prompts', resource: options.resource, state: randomBytes(8).toString('hex') },
+  });
   const code = callback.searchParams.get('code');
   if (!code) throw new Error(`no code in the authorization response: ${callback.searchParams.get('error')}`);
   const tokens = await tokenRequest(options.issuer, {

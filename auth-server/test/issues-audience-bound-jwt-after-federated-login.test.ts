@@ -1,6 +1,6 @@
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authorizationUrl, authorizeInBrowser, pkce, registerClient, tokenRequest } from '../../test-support/oauth-flow.ts';
+import { authorizationUrl, authorizeClient, authorizeInBrowser, pkce, registerClient, tokenRequest } from '../../test-support/oauth-flow.ts';
 import { ScriptedBrowser } from '../../test-support/scripted-browser.ts';
 import { DEMO_USERS, startStack, type Stack } from '../../test-support/stack.ts';
 
@@ -91,19 +91,13 @@ describe('authorization code flow with login at the upstream IdP', () => {
   it('refuses a code exchanged with the wrong PKCE verifier', async () => {
     const { body: client } = await registerClient(stack.authServerIssuer);
     const redirectUri = client.redirect_uris[0]!;
-    const { challenge } = pkce();
-    const { callback } = await authorizeInBrowser(
-      new ScriptedBrowser(),
-      authorizationUrl(stack.authServerIssuer, {
-        client_id: client.client_id,
-        redirect_uri: redirectUri,
-        scope: 'mcp:tools',
-        resource: stack.mcpUrl,
-        code_challenge: challenge,
-        code_challenge_method: 'S256',
-      }),
-      { redirectUri, user: DEMO_USERS.bob },
-    );
+    const { callback } = await authorizeClient({
+      issuer: stack.authServerIssuer,
+      clientId: client.client_id,
+      redirectUri,
+      user: DEMO_USERS.bob,
+      params: { scope: 'mcp:tools', resource: stack.mcpUrl },
+    });
     const tokens = await tokenRequest(stack.authServerIssuer, {
       grant_type: 'authorization_code',
       code: callback.searchParams.get('code')!,
@@ -118,19 +112,14 @@ describe('authorization code flow with login at the upstream IdP', () => {
   it('sends access_denied back to the client when the user presses Deny', async () => {
     const { body: client } = await registerClient(stack.authServerIssuer);
     const redirectUri = client.redirect_uris[0]!;
-    const { callback } = await authorizeInBrowser(
-      new ScriptedBrowser(),
-      authorizationUrl(stack.authServerIssuer, {
-        client_id: client.client_id,
-        redirect_uri: redirectUri,
-        scope: 'mcp:tools',
-        resource: stack.mcpUrl,
-        code_challenge: pkce().challenge,
-        code_challenge_method: 'S256',
-        state: 'deny-state',
-      }),
-      { redirectUri, user: DEMO_USERS.alice, decision: 'Deny' },
-    );
+    const { callback } = await authorizeClient({
+      issuer: stack.authServerIssuer,
+      clientId: client.client_id,
+      redirectUri,
+      user: DEMO_USERS.alice,
+      decision: 'Deny',
+      params: { scope: 'mcp:tools', resource: stack.mcpUrl, state: 'deny-state' },
+    });
     expect(callback.searchParams.get('error')).toBe('access_denied');
     expect(callback.searchParams.get('state')).toBe('deny-state');
     expect(callback.searchParams.get('code')).toBeNull();

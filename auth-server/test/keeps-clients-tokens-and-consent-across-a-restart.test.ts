@@ -5,7 +5,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authorizationUrl, authorizeInBrowser, obtainAccessToken, pkce, tokenRequest } from '../../test-support/oauth-flow.ts';
+import { authorizeClient, obtainAccessToken, tokenRequest } from '../../test-support/oauth-flow.ts';
 import { startRedis, type TestRedis } from '../../test-support/redis.ts';
 import { ScriptedBrowser } from '../../test-support/scripted-browser.ts';
 import { DEMO_USERS, startStack, type Stack } from '../../test-support/stack.ts';
@@ -55,19 +55,14 @@ describe('restart with Redis', () => {
     expect(refreshed.status).toBe(200);
 
     // Same browser, same client, same scopes: no IdP login and no consent page this time.
-    const redirectUri = 'http://127.0.0.1:8976/callback';
-    const { callback, pagesSeen } = await authorizeInBrowser(
+    const { callback, pagesSeen } = await authorizeClient({
+      issuer: stack.authServerIssuer,
+      clientId,
+      redirectUri: 'http://127.0.0.1:8976/callback',
+      user: DEMO_USERS.alice,
       browser,
-      authorizationUrl(stack.authServerIssuer, {
-        client_id: clientId,
-        redirect_uri: redirectUri,
-        scope: 'mcp:tools mcp:resources mcp:prompts',
-        resource: stack.mcpUrl,
-        code_challenge: pkce().challenge,
-        code_challenge_method: 'S256',
-      }),
-      { redirectUri, user: DEMO_USERS.alice },
-    );
+      params: { scope: 'mcp:tools mcp:resources mcp:prompts', resource: stack.mcpUrl },
+    });
     expect(pagesSeen.map((page) => `${page.url} ${page.text().slice(0, 200)}`)).toEqual([]);
     expect(callback.searchParams.get('code')).toBeTruthy();
   });
@@ -75,19 +70,14 @@ describe('restart with Redis', () => {
   it('asks a native client for consent again, listing every scope it asks for', async () => {
     const browser = new ScriptedBrowser();
     const { clientId } = await obtainAccessToken({ issuer: stack.authServerIssuer, resource: stack.mcpUrl, user: DEMO_USERS.bob, browser });
-    const redirectUri = 'http://127.0.0.1:8976/callback';
-    const { pagesSeen } = await authorizeInBrowser(
+    const { pagesSeen } = await authorizeClient({
+      issuer: stack.authServerIssuer,
+      clientId,
+      redirectUri: 'http://127.0.0.1:8976/callback',
+      user: DEMO_USERS.bob,
       browser,
-      authorizationUrl(stack.authServerIssuer, {
-        client_id: clientId,
-        redirect_uri: redirectUri,
-        scope: 'mcp:tools mcp:resources',
-        resource: stack.mcpUrl,
-        code_challenge: pkce().challenge,
-        code_challenge_method: 'S256',
-      }),
-      { redirectUri, user: DEMO_USERS.bob },
-    );
+      params: { scope: 'mcp:tools mcp:resources', resource: stack.mcpUrl },
+    });
     expect(pagesSeen).toHaveLength(1);
     expect(pagesSeen[0]!.text()).toContain('mcp:tools');
     expect(pagesSeen[0]!.text()).toContain('mcp:resources');

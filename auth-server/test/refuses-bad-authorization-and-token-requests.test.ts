@@ -5,7 +5,7 @@
  */
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { authorizationUrl, authorizeInBrowser, pkce, registerClient, tokenRequest } from '../../test-support/oauth-flow.ts';
+import { authorizationUrl, authorizeClient, pkce, registerClient, tokenRequest } from '../../test-support/oauth-flow.ts';
 import { ScriptedBrowser } from '../../test-support/scripted-browser.ts';
 import { DEMO_USERS, startStack, type Stack } from '../../test-support/stack.ts';
 
@@ -26,23 +26,13 @@ async function firstAnswer(params: Record<string, string | undefined>) {
   return { page, callback: page.stoppedAt ? new URL(page.stoppedAt) : undefined };
 }
 
-async function codeFlow(params: Record<string, string | undefined>, verifierPair = pkce()) {
-  const { callback } = await authorizeInBrowser(
-    new ScriptedBrowser(),
-    authorizationUrl(stack.authServerIssuer, {
-      client_id: clientId,
-      redirect_uri: redirectUri,
-      code_challenge: verifierPair.challenge,
-      code_challenge_method: 'S256',
-      ...params,
-    }),
-    { redirectUri, user: DEMO_USERS.alice },
-  );
+async function codeFlow(params: Record<string, string | undefined>) {
+  const { callback, verifier } = await authorizeClient({ issuer: stack.authServerIssuer, clientId, redirectUri, user: DEMO_USERS.alice, params });
   return tokenRequest(stack.authServerIssuer, {
     grant_type: 'authorization_code',
     code: callback.searchParams.get('code')!,
     redirect_uri: redirectUri,
-    code_verifier: verifierPair.verifier,
+    code_verifier: verifier,
     client_id: clientId,
   });
 }

@@ -12,8 +12,6 @@ export interface ConsumptionPolicy {
   refreshOverlapSeconds: number;
 }
 
-export const SINGLE_USE_MODELS = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
-
 export function now(): number {
   return Math.floor(Date.now() / 1000);
 }

@@ -2,7 +2,7 @@ import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 // undici's own fetch with its Agent: the global fetch is a different undici build.
 import { Agent, fetch as undiciFetch } from 'undici';
 import type { Logger } from '../log.ts';
-import { outboundVerdict, resolveHost } from './network.ts';
+import { outboundVerdict } from './network.ts';
 
 /**
  * Client ID Metadata Documents (MCP 2026-07-28's preferred registration). oidc-provider
@@ -25,18 +25,17 @@ export function cimdAllowFetch(options: { allowLoopback: boolean; logger: Logger
 
 export function cimdFetch(options: { allowLoopback: boolean; ca?: string | undefined }): NonNullable<Configuration['fetch']> {
   return async (url, init) => {
-    const target = new URL(url);
-    const verdict = await outboundVerdict(target, options);
+    const verdict = await outboundVerdict(new URL(url), options);
     if (!verdict.allowed || !verdict.loopback) {
       // Not ours to widen: oidc-provider's guarded dispatcher stays in place.
       return globalThis.fetch(url, init as RequestInit);
     }
-    const [address] = await resolveHost(target);
-    const family = address!.includes(':') ? 6 : 4;
+    const address = verdict.addresses[0]!;
+    const family = address.includes(':') ? 6 : 4;
     const dispatcher = new Agent({
       connect: {
         ...(options.ca ? { ca: options.ca } : {}),
-        lookup: (_hostname, _options, callback) => callback(null, [{ address: address!, family }]),
+        lookup: (_hostname, _options, callback) => callback(null, [{ address, family }]),
       },
     });
     try {

@@ -42,7 +42,7 @@ function mappedIPv4(address: string): string | undefined {
 }
 
 /** Every address a URL's host resolves to (the host itself when it is an IP literal). */
-export async function resolveHost(url: URL): Promise<string[]> {
+async function resolveHost(url: URL): Promise<string[]> {
   const host = url.hostname.replace(/^\[|\]$/g, '');
   if (isIP(host)) return [host];
   try {
@@ -52,14 +52,14 @@ export async function resolveHost(url: URL): Promise<string[]> {
   }
 }
 
-export type FetchVerdict = { allowed: true; loopback: boolean } | { allowed: false; reason: string };
+export type FetchVerdict = { allowed: true; loopback: boolean; addresses: string[] } | { allowed: false; reason: string };
 
 /** May a document at `url` be fetched? Loopback only with the development switch. */
 export async function outboundVerdict(url: URL, options: { allowLoopback: boolean }): Promise<FetchVerdict> {
   const addresses = await resolveHost(url);
   if (addresses.length === 0) return { allowed: false, reason: 'host does not resolve' };
-  if (options.allowLoopback && addresses.every(isLoopbackAddress)) return { allowed: true, loopback: true };
+  if (options.allowLoopback && addresses.every(isLoopbackAddress)) return { allowed: true, loopback: true, addresses };
   const blocked = addresses.find(isSpecialUseAddress);
   if (blocked) return { allowed: false, reason: `host resolves to a non-public address (${blocked})` };
-  return { allowed: true, loopback: false };
+  return { allowed: true, loopback: false, addresses };
 }

@@ -292,11 +292,6 @@ export async function storedAccess(options: FlowOptions, serverUrl: URL): Promis
   return tryRefresh(options, serverUrl);
 }
 
-/** A usable access token for the server: stored, else refreshed, else a fresh login. */
-export async function ensureAccess(options: FlowOptions, serverUrl: URL): Promise<Access> {
-  return (await storedAccess(options, serverUrl)) ?? login(options, serverUrl);
-}
-
 /**
  * Runs `operation` in an MCP session, reacting to what the server answers:
  * - 401 without a token: log in from that challenge, retry;
