@@ -3,10 +3,12 @@ import { findAccountIn, type AccountStore } from './accounts.ts';
 import type { Config } from './config.ts';
 import type { SigningJwk } from './keys.ts';
 import type { Logger } from './log.ts';
-import { cimdAllowFetch } from './policies/cimd-fetch.ts';
+import { cimdAllowFetch } from './policies/outbound-fetch.ts';
+import { enforceRegistrationPolicy } from './policies/client-registration.ts';
 import { loopbackRedirectMatches, validateRedirectUris } from './policies/redirect-uris.ts';
 import { keepOnlyOidcScopes } from './policies/registration-scopes.ts';
 import { resourcePolicy, type ProtectedResource } from './policies/resources.ts';
+import { unauthorizedClientForDisallowedGrants } from './policies/token-error-codes.ts';
 import { errorPage } from './views.ts';
 
 export interface ProviderDeps {
@@ -20,8 +22,8 @@ export interface ProviderDeps {
   signingKeys: SigningJwk[];
   cookieKeys: string[];
   logger: Logger;
-  /** Outbound fetch for Client ID Metadata Documents (see policies/cimd-fetch.ts). */
-  fetch?: Configuration['fetch'];
+  /** Every outbound request oidc-provider makes (policies/outbound-fetch.ts). */
+  fetch: NonNullable<Configuration['fetch']>;
 }
 
 /** The oidc-provider configuration, as data: everything it decides is decided here or in policies/. */
@@ -29,6 +31,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   const { config, accounts, introspectors } = deps;
   const resources = resourcePolicy(deps.resources);
   const resourceScopes = new Set(deps.resources.flatMap((resource) => resource.scopes));
+  const configuredClientIds = new Set(deps.staticClients.map((client) => client.client_id));
   const cookie = { signed: true, httpOnly: true, sameSite: 'lax', secure: config.secureCookies } as const;
 
   const configuration: Configuration = {
@@ -54,14 +57,20 @@ export function createProvider(deps: ProviderDeps): Provider {
     // client's full metadata (the validator runs once per declared property).
     extraClientMetadata: {
       properties: ['software_id', 'software_version'],
-      validator(_ctx, key, _value, metadata) {
+      validator(ctx, key, _value, metadata) {
         if (key !== 'software_id') return;
+        enforceRegistrationPolicy(ctx, metadata as Record<string, unknown>, configuredClientIds);
         validateRedirectUris(metadata);
         keepOnlyOidcScopes(metadata, resourceScopes);
       },
     },
+    // Secrets or nothing: no method here makes the server fetch a client's keys (jwks_uri).
+    clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post'],
     features: {
       devInteractions: { enabled: false },
+      // MCP clients do not log users out of the authorization server; RP-initiated logout
+      // would only add a redirect endpoint (and post_logout_redirect_uris) to defend.
+      rpInitiatedLogout: { enabled: false },
       registration: {
         enabled: true,
         initialAccessToken: config.registration.initialAccessToken ?? false,
@@ -71,7 +80,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       clientIdMetadataDocument: {
         enabled: true,
         ack: 'draft-02',
-        allowFetch: cimdAllowFetch({ allowLoopback: config.cimd.allowLoopback, logger: deps.logger }),
+        allowFetch: cimdAllowFetch({ logger: deps.logger }),
       },
       // A client revokes its own tokens only (RFC 7009 §2.1).
       revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
@@ -123,11 +132,12 @@ export function createProvider(deps: ProviderDeps): Provider {
       ctx.type = 'html';
       ctx.body = errorPage('Sign-in error', `${out.error}: ${out.error_description ?? ''}`);
     },
-    ...(deps.fetch ? { fetch: deps.fetch } : {}),
+    fetch: deps.fetch,
   };
 
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trustProxy;
+  provider.use(unauthorizedClientForDisallowedGrants);
 
   // RFC 8252 §7.3 for every client, not only `application_type: native` ones.
   const exactMatch = provider.Client.prototype.redirectUriAllowed;

@@ -3,6 +3,7 @@ import type { ClientMetadata } from 'oidc-provider';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import type { Config } from './config.ts';
+import { forbiddenGrantTypes, grantTypesProblem } from './policies/client-registration.ts';
 import type { ProtectedResource } from './policies/resources.ts';
 
 /**
@@ -43,7 +44,11 @@ const clientsSchema = z.object({
         /** May call the introspection endpoint (a resource server). */
         introspection: z.boolean().default(false),
       })
-      .refine((client) => client.token_endpoint_auth_method === 'none' || client.client_secret || client.client_secret_env, 'a confidential client needs client_secret or client_secret_env'),
+      .refine((client) => client.token_endpoint_auth_method === 'none' || client.client_secret || client.client_secret_env, 'a confidential client needs client_secret or client_secret_env')
+      .superRefine((client, ctx) => {
+        const forbidden = forbiddenGrantTypes('configured', client);
+        if (forbidden.length) ctx.addIssue({ code: 'custom', path: ['grant_types'], message: `client ${client.client_id}: ${grantTypesProblem('configured', forbidden)}` });
+      }),
   ),
 });
 

@@ -1,14 +1,13 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Configuration } from 'oidc-provider';
 import { AccountStore } from './accounts.ts';
 import { createStorage } from './adapters/index.ts';
 import { createApp } from './app.ts';
 import type { Config } from './config.ts';
 import { loadKeys } from './keys.ts';
 import { createLogger, type Logger } from './log.ts';
-import { cimdFetch } from './policies/cimd-fetch.ts';
+import { clientUrlFetch } from './policies/outbound-fetch.ts';
 import { createProvider } from './provider.ts';
 import { loadResources, loadStaticClients } from './registry.ts';
 import { UpstreamIdp } from './upstream.ts';
@@ -21,7 +20,7 @@ export interface RunningAuthServer {
 
 export interface StartOptions {
   logger?: Logger;
-  /** Extra CA certificates trusted when fetching Client ID Metadata Documents (tests, private PKI). */
+  /** Extra CA certificates trusted for the URLs clients supply, such as metadata documents (tests, private PKI). */
   cimdCa?: string | undefined;
   env?: NodeJS.ProcessEnv;
 }
@@ -29,12 +28,12 @@ export interface StartOptions {
 /** Builds every part from the configuration and listens; used by main.ts and by tests. */
 export async function startAuthServer(config: Config, options: StartOptions = {}): Promise<RunningAuthServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
-  const storage = await createStorage({ redisUrl: config.redisUrl, policy: { refreshOverlapSeconds: config.refreshToken.reuseWindow }, logger });
+  const storage = await createStorage({ store: config.store, policy: { refreshOverlapSeconds: config.refreshToken.reuseWindow }, logger });
   try {
     const keys = await loadKeys({ fromEnv: config.signingKeysJson, file: config.keysFile, cookieKeys: config.cookieKeys }, (message) => logger.warn(message));
     const [resources, clients] = await Promise.all([loadResources(config), loadStaticClients(config, options.env)]);
     const accounts = new AccountStore(storage.adapter('Account'));
-    const fetch: Configuration['fetch'] | undefined = config.cimd.allowLoopback || options.cimdCa ? cimdFetch({ allowLoopback: config.cimd.allowLoopback, ca: options.cimdCa }) : undefined;
+    const fetch = clientUrlFetch({ allowLoopback: config.cimd.allowLoopback, ca: options.cimdCa, logger });
     if (config.cimd.allowLoopback) logger.warn('CIMD_ALLOW_LOOPBACK is on: client metadata documents on loopback hosts are fetched (development only)');
 
     const provider = createProvider({
@@ -47,7 +46,7 @@ export async function startAuthServer(config: Config, options: StartOptions = {}
       signingKeys: keys.signingKeys,
       cookieKeys: keys.cookieKeys,
       logger,
-      ...(fetch ? { fetch } : {}),
+      fetch,
     });
     const upstream = new UpstreamIdp({ ...config.idp });
     const app = createApp({ config, provider, upstream, accounts, storage, logger, cookieKeys: keys.cookieKeys });
@@ -56,7 +55,7 @@ export async function startAuthServer(config: Config, options: StartOptions = {}
     server.listen(config.port, config.host);
     await once(server, 'listening');
     const { port } = server.address() as AddressInfo;
-    logger.info({ issuer: config.issuer, listening: `${config.host}:${port}`, storage: storage.kind, resources: resources.map((resource) => resource.url) }, 'auth-server ready');
+    logger.info({ issuer: config.issuer, listening: `${config.host}:${port}`, storage: storage.kind, storageLocation: storage.location, resources: resources.map((resource) => resource.url) }, 'auth-server ready');
     return {
       issuer: config.issuer,
       server,
