@@ -1,11 +1,15 @@
 import cors from '@koa/cors';
-import Koa, { type Middleware } from 'koa';
+import Koa from 'koa';
 import mount from 'koa-mount';
-import ratelimit from 'koa-ratelimit';
 import type Provider from 'oidc-provider';
 import type { AccountStore } from './accounts.ts';
 import type { Storage } from './adapters/index.ts';
 import type { Config } from './config.ts';
+import { pinRequestOriginToIssuer } from './http/issuer-origin.ts';
+import { pageHeaders } from './http/page-headers.ts';
+import { providerRouteResolver } from './http/provider-routes.ts';
+import { rateLimits } from './http/rate-limits.ts';
+import { singleAuthorizationHeader } from './http/single-authorization-header.ts';
 import { describeError, interactionRoutes } from './interactions/routes.ts';
 import type { Logger } from './log.ts';
 import type { UpstreamIdp } from './upstream.ts';
@@ -22,12 +26,14 @@ export interface AppDeps {
 }
 
 /**
- * The Koa app, in order: error boundary, health, rate limits, CORS for registration,
- * the interaction pages, then oidc-provider for every protocol endpoint (it answers CORS
- * for metadata, JWKS, token, revocation and introspection itself).
+ * The Koa app, in order: error boundary, the request's origin pinned to the issuer, page
+ * protections, health, one Authorization header at most, rate limits, CORS for
+ * registration, the interaction pages, then oidc-provider for every protocol endpoint (it
+ * answers CORS for metadata, JWKS, token, revocation and introspection itself).
  */
 export function createApp({ config, provider, upstream, accounts, storage, logger, cookieKeys }: AppDeps): Koa {
-  const app = new Koa({ proxy: config.trustProxy, keys: cookieKeys });
+  // With TRUST_PROXY, ctx.ip is read TRUSTED_PROXY_HOPS entries from the right of X-Forwarded-For.
+  const app = new Koa({ proxy: config.trustProxy, maxIpsCount: config.trustedProxyHops, keys: cookieKeys });
 
   app.use(async (ctx, next) => {
     try {
@@ -40,6 +46,9 @@ export function createApp({ config, provider, upstream, accounts, storage, logge
       ctx.body = errorPage('Something went wrong', 'The server could not complete this request. Try again.');
     }
   });
+
+  app.use(pinRequestOriginToIssuer(config.issuer));
+  app.use(pageHeaders);
 
   app.use(async (ctx, next) => {
     if (ctx.path === '/healthz') {
@@ -55,13 +64,13 @@ export function createApp({ config, provider, upstream, accounts, storage, logge
     await next();
   });
 
-  app.use(onPaths(['/reg'], rateLimit(config.registration.ratePerMinute, 'reg', storage)));
-  // The token endpoint itself; not introspection or revocation below it, which resource
-  // servers call on behalf of many users from one address.
-  app.use(onPaths(['/token'], rateLimit(config.tokenRatePerMinute, 'token', storage), { exact: true }));
+  app.use(singleAuthorizationHeader);
+  const routeOf = providerRouteResolver(provider, ['registration', 'token']);
+  app.use(rateLimits({ routeOf, perMinute: { registration: config.registration.ratePerMinute, token: config.tokenRatePerMinute }, storage }));
 
   // oidc-provider has no CORS on registration; browser clients (MCP Inspector) register cross-origin.
-  app.use(onPaths(['/reg'], cors({ allowMethods: ['GET', 'POST', 'PUT', 'DELETE'], allowHeaders: ['authorization', 'content-type'], maxAge: 3600 })));
+  const registrationCors = cors({ allowMethods: ['GET', 'POST', 'PUT', 'DELETE'], allowHeaders: ['authorization', 'content-type'], maxAge: 3600 });
+  app.use((ctx, next) => (routeOf(ctx.path)?.name === 'registration' ? registrationCors(ctx, next) : next()));
 
   const interactions = interactionRoutes({ provider, upstream, accounts, logger, secureCookies: config.secureCookies });
   app.use(interactions.routes());
@@ -77,24 +86,4 @@ export function createApp({ config, provider, upstream, accounts, storage, logge
     );
   }
   return app;
-}
-
-/** Runs `middleware` for a path and, unless `exact`, everything below it. */
-function onPaths(paths: string[], middleware: Middleware, { exact = false } = {}): Middleware {
-  const matches = (path: string) => paths.some((prefix) => path === prefix || (!exact && path.startsWith(`${prefix}/`)));
-  return (ctx, next) => (matches(ctx.path) ? middleware(ctx, next) : next());
-}
-
-/** Per client IP, per minute; shared across instances when the state is in Redis. */
-function rateLimit(max: number, name: string, storage: Storage): Middleware {
-  const common = {
-    duration: 60_000,
-    max,
-    id: (ctx: Koa.Context) => `${name}:${ctx.ip}`,
-    errorMessage: { error: 'too_many_requests', error_description: `Too many requests to this endpoint; retry after the time in Retry-After.` } as unknown as string,
-    headers: { remaining: 'RateLimit-Remaining', reset: 'RateLimit-Reset', total: 'RateLimit-Limit' },
-  };
-  return storage.redis
-    ? ratelimit({ ...common, driver: 'redis', db: storage.redis as never })
-    : ratelimit({ ...common, driver: 'memory', db: new Map() });
 }

@@ -17,6 +17,12 @@ const csv = z
 
 const seconds = z.coerce.number().int().positive();
 
+/** An empty variable counts as unset (`STORE= pnpm start` means the default). */
+const unsetIfEmpty = <T extends z.ZodType>(schema: T) => z.preprocess((value) => (value === '' ? undefined : value), schema);
+
+/** Where state is kept (adapters/index.ts). */
+export type StoreChoice = { kind: 'sqlite'; path: string } | { kind: 'redis'; url: string } | { kind: 'memory' };
+
 export const configSchema = z.object({
   ISSUER: identifierUrl.default('http://localhost:4000'),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -45,8 +51,12 @@ export const configSchema = z.object({
   /** Pre-registered clients (confidential, machine-to-machine, introspection) as a YAML/JSON file. */
   CLIENTS_FILE: z.string().min(1).optional(),
 
-  /** Redis for all state; unset → in-process memory, lost on restart. */
-  REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
+  /** Redis for all state, shared by several instances; the default store when set. */
+  REDIS_URL: unsetIfEmpty(z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional()),
+  /** `sqlite` (default without REDIS_URL), `redis` (default with it) or `memory` (lost on restart). */
+  STORE: unsetIfEmpty(z.enum(['sqlite', 'redis', 'memory'], { error: 'must be sqlite, redis or memory' }).optional()),
+  /** The SQLite file of STORE=sqlite, beside the default key set. */
+  SQLITE_PATH: unsetIfEmpty(z.string().default(resolve(import.meta.dirname, '..', '.data', 'auth-server.db'))),
 
   /** Key set file (signing + cookie keys), generated on first start when absent. */
   KEYS_FILE: z.string().min(1).default(resolve(import.meta.dirname, '..', '.data', 'keys.json')),
@@ -68,8 +78,10 @@ export const configSchema = z.object({
   /** Client ID Metadata Documents: development switch that lets client ids on loopback hosts be fetched. */
   CIMD_ALLOW_LOOPBACK: z.stringbool().default(false),
 
-  /** Trust X-Forwarded-* from a TLS-terminating proxy. */
+  /** Behind a reverse proxy: read the client IP (rate limits) from X-Forwarded-For. */
   TRUST_PROXY: z.stringbool().default(false),
+  /** How many proxies in front of this server append to X-Forwarded-For; entries left of them are the client's own. */
+  TRUSTED_PROXY_HOPS: z.coerce.number().int().min(1).max(10).default(1),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -100,6 +112,7 @@ function toConfig(env: z.infer<typeof configSchema>) {
     resourcesFile: env.RESOURCES_FILE,
     clientsFile: env.CLIENTS_FILE,
     redisUrl: env.REDIS_URL,
+    store: storeChoice(env),
     keysFile: env.KEYS_FILE,
     signingKeysJson: env.SIGNING_KEYS,
     cookieKeys: env.COOKIE_KEYS,
@@ -111,8 +124,15 @@ function toConfig(env: z.infer<typeof configSchema>) {
     tokenRatePerMinute: env.RATE_LIMIT_TOKEN,
     cimd: { allowLoopback: env.CIMD_ALLOW_LOOPBACK },
     trustProxy: env.TRUST_PROXY,
+    trustedProxyHops: env.TRUSTED_PROXY_HOPS,
     secureCookies: issuer.protocol === 'https:',
   };
+}
+
+function storeChoice(env: z.infer<typeof configSchema>): StoreChoice {
+  const kind = env.STORE ?? (env.REDIS_URL ? 'redis' : 'sqlite');
+  if (kind === 'redis') return { kind, url: env.REDIS_URL! };
+  return kind === 'sqlite' ? { kind, path: resolve(env.SQLITE_PATH) } : { kind };
 }
 
 /** Thrown with one line per bad variable, naming it. */
@@ -125,6 +145,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
     throw new ConfigError(`invalid auth-server configuration:\n${lines.join('\n')}`);
+  }
+  if (parsed.data.STORE === 'redis' && !parsed.data.REDIS_URL) {
+    throw new ConfigError('invalid auth-server configuration:\n  REDIS_URL: must be set when STORE=redis');
   }
   const config = toConfig(parsed.data);
   if (!config.resource.defaultScopes.every((scope) => config.resource.scopes.includes(scope))) {

@@ -1,6 +1,7 @@
 import Provider, { type AdapterFactory, type ClientMetadata, type Configuration } from 'oidc-provider';
 import { findAccountIn, type AccountStore } from './accounts.ts';
 import type { Config } from './config.ts';
+import { metadataCacheControl } from './http/metadata-cache.ts';
 import type { SigningJwk } from './keys.ts';
 import type { Logger } from './log.ts';
 import { cimdAllowFetch } from './policies/outbound-fetch.ts';
@@ -138,6 +139,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trustProxy;
   provider.use(unauthorizedClientForDisallowedGrants);
+  provider.use(metadataCacheControl);
 
   // RFC 8252 §7.3 for every client, not only `application_type: native` ones.
   const exactMatch = provider.Client.prototype.redirectUriAllowed;

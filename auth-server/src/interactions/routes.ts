@@ -39,11 +39,8 @@ export function interactionRoutes({ provider, upstream, accounts, logger, secure
   const router = new Router();
 
   router.use(async (ctx, next) => {
-    // Pages of a login flow: never cached, never framed (consent must not be clickjacked).
+    // Pages of a login flow are never cached (framing and CSP: http/page-headers.ts).
     ctx.set('cache-control', 'no-store');
-    ctx.set('x-frame-options', 'DENY');
-    ctx.set('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'");
-    ctx.set('referrer-policy', 'no-referrer');
     try {
       await next();
     } catch (error) {
