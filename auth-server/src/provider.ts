@@ -4,6 +4,8 @@ import type { Config } from './config.ts';
 import { metadataCacheControl } from './http/metadata-cache.ts';
 import type { SigningJwk } from './keys.ts';
 import type { Logger } from './log.ts';
+import { authorizationErrorRedirects } from './policies/authorization-errors.ts';
+import { promptPolicy } from './policies/consent-policy.ts';
 import { cimdAllowFetch } from './policies/outbound-fetch.ts';
 import { enforceRegistrationPolicy } from './policies/client-registration.ts';
 import { loopbackRedirectMatches, validateRedirectUris } from './policies/redirect-uris.ts';
@@ -33,6 +35,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   const resources = resourcePolicy(deps.resources);
   const resourceScopes = new Set(deps.resources.flatMap((resource) => resource.scopes));
   const configuredClientIds = new Set(deps.staticClients.map((client) => client.client_id));
+  const errorRedirects = authorizationErrorRedirects(configuredClientIds);
   const cookie = { signed: true, httpOnly: true, sameSite: 'lax', secure: config.secureCookies } as const;
 
   const configuration: Configuration = {
@@ -106,6 +109,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     pkce: { required: () => true },
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      policy: promptPolicy(),
     },
     // MCP clients rarely ask for offline_access, and a refresh token that dies with the
     // browser session is useless to a CLI or an agent. Public clients' refresh tokens
@@ -129,9 +133,11 @@ export function createProvider(deps: ProviderDeps): Provider {
       IdToken: 60 * 60,
       RegistrationAccessToken: 365 * 24 * 60 * 60,
     },
-    renderError: async (ctx, out) => {
+    renderError: async (ctx, out, error) => {
       ctx.type = 'html';
-      ctx.body = errorPage('Sign-in error', `${out.error}: ${out.error_description ?? ''}`);
+      const link = errorRedirects.linkFor(error);
+      const back = link ? { href: link, label: `Return to ${new URL(link).host} and tell it about the error` } : undefined;
+      ctx.body = errorPage('Sign-in error', `${out.error}: ${out.error_description ?? ''}`, back);
     },
     fetch: deps.fetch,
   };
@@ -140,6 +146,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   provider.proxy = config.trustProxy;
   provider.use(unauthorizedClientForDisallowedGrants);
   provider.use(metadataCacheControl);
+  provider.on('authorization.error', errorRedirects.onError);
 
   // RFC 8252 §7.3 for every client, not only `application_type: native` ones.
   const exactMatch = provider.Client.prototype.redirectUriAllowed;

@@ -94,6 +94,7 @@ ${view.resource ? html`<p class="muted">Resource: <code>${view.resource}</code><
   );
 }
 
-export function errorPage(title: string, message: string): string {
-  return layout(title, html`<h1>${title}</h1><p>${message}</p>`);
+/** An error page; `back` is a link the user may follow to return to the application. */
+export function errorPage(title: string, message: string, back?: { href: string; label: string }): string {
+  return layout(title, html`<h1>${title}</h1><p>${message}</p>${back ? html`<p><a href="${back.href}">${back.label}</a></p>` : ''}`);
 }

@@ -22,6 +22,8 @@ afterAll(async () => {
   await redis?.stop();
 });
 
+const WEB_REDIRECT = 'https://app.example.com/callback';
+
 async function jwksKids(issuer: string) {
   const { keys } = (await (await fetch(`${issuer}/jwks`)).json()) as { keys: { kid: string }[] };
   return keys.map((key) => key.kid);
@@ -30,13 +32,14 @@ async function jwksKids(issuer: string) {
 describe('restart with Redis', () => {
   it('keeps the client, the refresh token, the consent, the session and the signing key', async () => {
     const browser = new ScriptedBrowser();
-    // A web client: native clients are asked for consent on every authorization (RFC 8252 §8.6).
+    // A web client on an https redirect URI: clients returning to a loopback redirect URI
+    // are asked for consent on every authorization (RFC 8252 §8.6).
     const { clientId, tokens } = await obtainAccessToken({
       issuer: stack.authServerIssuer,
       resource: stack.mcpUrl,
       user: DEMO_USERS.alice,
       browser,
-      clientMetadata: { application_type: 'web' },
+      clientMetadata: { application_type: 'web', redirect_uris: [WEB_REDIRECT] },
     });
     const kidsBefore = await jwksKids(stack.authServerIssuer);
 
@@ -58,7 +61,7 @@ describe('restart with Redis', () => {
     const { callback, pagesSeen } = await authorizeClient({
       issuer: stack.authServerIssuer,
       clientId,
-      redirectUri: 'http://127.0.0.1:8976/callback',
+      redirectUri: WEB_REDIRECT,
       user: DEMO_USERS.alice,
       browser,
       params: { scope: 'mcp:tools mcp:resources mcp:prompts', resource: stack.mcpUrl },

@@ -19,11 +19,16 @@ beforeAll(async () => {
 });
 afterAll(() => stack?.close());
 
-/** Opens an authorization URL and returns where the AS sent the browser, without following it. */
+/**
+ * Opens an authorization URL and returns the answer meant for the client: where the AS sent
+ * the browser, or — for this self-registered client, whose errors are shown rather than
+ * redirected (RFC 9700 §4.11.2) — the link back that the error page offers.
+ */
 async function firstAnswer(params: Record<string, string | undefined>) {
   const url = authorizationUrl(stack.authServerIssuer, { client_id: clientId, redirect_uri: redirectUri, resource: stack.mcpUrl, ...params });
   const page = await new ScriptedBrowser().open(url, { stopAt: (target) => target.startsWith(redirectUri) });
-  return { page, callback: page.stoppedAt ? new URL(page.stoppedAt) : undefined };
+  const linkBack = page.$('a').attr('href');
+  return { page, callback: page.stoppedAt ? new URL(page.stoppedAt) : linkBack?.startsWith(redirectUri) ? new URL(linkBack) : undefined };
 }
 
 async function codeFlow(params: Record<string, string | undefined>) {

@@ -41,16 +41,32 @@ export function validateRedirectUris(metadata: { redirect_uris?: unknown; applic
 }
 
 /**
+ * `http://<loopback host>[:port]<path>[?query]` split into what must match and the port that
+ * may differ; undefined for anything else — including userinfo (`http://evil@127.0.0.1/…`),
+ * which no registered loopback URI has. Raw text, not a parsed URL: parsing would resolve dot
+ * segments and drop userinfo, and then `/a/../callback` would match `/callback`.
+ */
+function loopbackParts(uri: string): { host: string; rest: string } | undefined {
+  const match = /^http:\/\/(\[[0-9a-fA-F:.]+\]|[^/?#@:[\]]+)(?::\d{1,5})?((?:\/[^?#]*)?(?:\?[^#]*)?)$/.exec(uri);
+  if (!match || !isLoopbackHost(match[1]!)) return undefined;
+  return { host: match[1]!, rest: match[2] || '/' };
+}
+
+/**
  * RFC 8252 §7.3: a loopback redirect URI matches on any port, for any client — CLI and
  * desktop clients register `http://127.0.0.1/callback` and listen on an ephemeral port.
- * Only the port may differ; scheme, host, path and query must match exactly.
+ * Only the port may differ: scheme, host, path and query must be the same text.
  */
 export function loopbackRedirectMatches(registered: string[], requested: string): boolean {
-  const target = URL.parse(requested);
-  if (!target || target.protocol !== 'http:' || !isLoopbackHost(target.hostname)) return false;
-  const withoutPort = (url: URL) => `${url.protocol}//${url.hostname}${url.pathname}${url.search}`;
+  const target = loopbackParts(requested);
+  if (!target) return false;
   return registered.some((uri) => {
-    const candidate = URL.parse(uri);
-    return candidate !== null && candidate.protocol === 'http:' && isLoopbackHost(candidate.hostname) && withoutPort(candidate) === withoutPort(target);
+    const candidate = loopbackParts(uri);
+    return candidate !== undefined && candidate.host === target.host && candidate.rest === target.rest;
   });
+}
+
+/** A redirect URI on this machine: any local program can listen there (RFC 8252 §8.6). */
+export function isLoopbackRedirectUri(uri: unknown): boolean {
+  return typeof uri === 'string' && loopbackParts(uri) !== undefined;
 }
