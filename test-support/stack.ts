@@ -51,10 +51,15 @@ export interface StackOptions {
   extraResourceFormat?: 'jwt' | 'opaque';
   /**
    * Where the auth server keeps its state: a private real Redis started for this stack
-   * (default, as in production), or process memory (what `pnpm start` uses). A REDIS_URL in
-   * authServerEnv wins over both.
+   * (default, as with several instances), a SQLite file in the stack's temporary directory
+   * (what `pnpm start` uses), or process memory. REDIS_URL or STORE in authServerEnv wins.
    */
-  authServerStorage?: 'redis' | 'memory';
+  authServerStorage?: 'redis' | 'sqlite' | 'memory';
+  /**
+   * Where the resource server keeps notes: process memory (default) or a SQLite file in the
+   * stack's temporary directory. REDIS_URL or STORE in resourceServerEnv wins.
+   */
+  resourceServerStorage?: 'sqlite' | 'memory';
 }
 
 export { freePort };
@@ -71,11 +76,27 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const authServerIssuer = `http://127.0.0.1:${authPort}`;
   const mcpUrl = `http://127.0.0.1:${resourcePort}/mcp`;
 
-  const redis = options.authServerStorage !== 'memory' && !options.authServerEnv?.REDIS_URL ? await startRedis() : undefined;
+  const authStorageChosen = Boolean(options.authServerEnv?.REDIS_URL || options.authServerEnv?.STORE);
+  const authStorage = options.authServerStorage ?? 'redis';
+  const redis = !authStorageChosen && authStorage === 'redis' ? await startRedis() : undefined;
 
-  // A key set of its own per stack, in a temporary directory removed on close.
+  // A key set and SQLite files of its own per stack, in a temporary directory removed on
+  // close: never the repository's .data/, which `pnpm start` uses.
   const dataDir = await mkdtemp(join(tmpdir(), 'stack-'));
   const keysFile = join(dataDir, 'keys.json');
+  const authStoreEnv: Record<string, string> = authStorageChosen
+    ? {}
+    : redis
+      ? { REDIS_URL: redis.url }
+      : authStorage === 'sqlite'
+        ? { STORE: 'sqlite', SQLITE_PATH: join(dataDir, 'auth-server.db') }
+        : { STORE: 'memory' };
+  const resourceStoreEnv: Record<string, string> =
+    options.resourceServerEnv?.REDIS_URL || options.resourceServerEnv?.STORE
+      ? {}
+      : options.resourceServerStorage === 'sqlite'
+        ? { STORE: 'sqlite', SQLITE_PATH: join(dataDir, 'notes.db') }
+        : { STORE: 'memory' };
 
   const unusedPort = await freePort();
   const extraResources = (options.extraResourcePaths ?? []).map((path) => `http://127.0.0.1:${unusedPort}${path}`);
@@ -107,7 +128,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     RESOURCE_URL: mcpUrl,
     LOG_LEVEL: 'silent',
     KEYS_FILE: keysFile,
-    ...(redis ? { REDIS_URL: redis.url } : {}),
+    ...authStoreEnv,
     ...resourcesEnv,
     ...options.authServerEnv,
   };
@@ -121,6 +142,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     PORT: String(resourcePort),
     AUTH_SERVER_ISSUER: authServerIssuer,
     LOG_LEVEL: 'silent',
+    ...resourceStoreEnv,
     ...options.resourceServerEnv,
   });
   const resourceServer = await startResourceServer(resourceConfig, silent);

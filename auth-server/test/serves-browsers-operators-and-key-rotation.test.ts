@@ -102,7 +102,7 @@ describe('health', () => {
   it('is live but not ready while the IdP is unreachable', async () => {
     const port = await freePort();
     const lonely = await startAuthServer(
-      loadConfig({ ISSUER: `http://127.0.0.1:${port}`, PORT: String(port), IDP_ISSUER: `http://127.0.0.1:${await freePort()}/dex`, IDP_CLIENT_SECRET: 'x', KEYS_FILE: join(keysDir, 'lonely.json') }),
+      loadConfig({ ISSUER: `http://127.0.0.1:${port}`, PORT: String(port), IDP_ISSUER: `http://127.0.0.1:${await freePort()}/dex`, IDP_CLIENT_SECRET: 'x', KEYS_FILE: join(keysDir, 'lonely.json'), STORE: 'memory' }),
       { logger: pino({ level: 'silent' }) },
     );
     try {
@@ -140,7 +140,7 @@ describe('secure cookies behind a TLS-terminating proxy', () => {
   it('marks cookies Secure when the issuer is https and the proxy says so', async () => {
     const port = await freePort();
     const behindProxy = await startAuthServer(
-      loadConfig({ ISSUER: 'https://auth.example.test', PORT: String(port), TRUST_PROXY: 'true', IDP_CLIENT_SECRET: 'x', IDP_ISSUER: stack.idpIssuer, KEYS_FILE: join(keysDir, 'proxy.json'), RESOURCE_URL: stack.mcpUrl }),
+      loadConfig({ ISSUER: 'https://auth.example.test', PORT: String(port), TRUST_PROXY: 'true', IDP_CLIENT_SECRET: 'x', IDP_ISSUER: stack.idpIssuer, KEYS_FILE: join(keysDir, 'proxy.json'), RESOURCE_URL: stack.mcpUrl, STORE: 'memory' }),
       { logger: pino({ level: 'silent' }) },
     );
     try {

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { z } from 'zod';
 
 /**
@@ -10,6 +11,12 @@ const identifierUrl = z
   .transform((value) => value.replace(/\/+$/, ''));
 
 const csv = z.string().transform((value) => value.split(/[\s,]+/).filter(Boolean));
+
+/** An empty variable counts as unset (`STORE= pnpm start` means the default). */
+const unsetIfEmpty = <T extends z.ZodType>(schema: T) => z.preprocess((value) => (value === '' ? undefined : value), schema);
+
+/** Where notes are kept (server.ts). */
+export type StoreChoice = { kind: 'sqlite'; path: string } | { kind: 'redis'; url: string; keyPrefix: string } | { kind: 'memory' };
 
 export const configSchema = z.object({
   /** The MCP endpoint's public URL: the RFC 8707 resource, the only accepted `aud`. */
@@ -52,8 +59,12 @@ export const configSchema = z.object({
     .pipe(z.array(z.union([z.literal('*'), z.url({ protocol: /^https?$/, error: 'must be an http(s) origin or *' }).transform((value) => new URL(value).origin)])))
     .default(['http://localhost:6274', 'http://127.0.0.1:6274']),
 
-  /** Notes are kept in Redis when set (redis:// or rediss://), in process otherwise. */
-  REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
+  /** Notes in Redis (redis:// or rediss://), shared by several instances; the default store when set. */
+  REDIS_URL: unsetIfEmpty(z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional()),
+  /** `sqlite` (default without REDIS_URL), `redis` (default with it) or `memory` (lost on restart). */
+  STORE: unsetIfEmpty(z.enum(['sqlite', 'redis', 'memory'], { error: 'must be sqlite, redis or memory' }).optional()),
+  /** The SQLite file of STORE=sqlite. */
+  SQLITE_PATH: unsetIfEmpty(z.string().default(resolve(import.meta.dirname, '..', '.data', 'notes.db'))),
   /** Prefix of every Redis key this server writes. */
   REDIS_KEY_PREFIX: z.string().default('mcp-rs:'),
 });
@@ -95,9 +106,16 @@ function toConfig(env: z.infer<typeof configSchema>) {
     /** Origins allowed to call /mcp from a browser; `'*'` allows any. */
     allowedOrigins: env.ALLOWED_ORIGINS.includes('*') ? ('*' as const) : [...new Set([resource.origin, ...env.ALLOWED_ORIGINS])],
     redis: env.REDIS_URL ? { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX } : undefined,
+    store: storeChoice(env),
     scopesSupported: Object.values(SCOPES) as string[],
     challengeScopes: [SCOPES.tools, SCOPES.resources, SCOPES.prompts] as string[],
   };
+}
+
+function storeChoice(env: z.infer<typeof configSchema>): StoreChoice {
+  const kind = env.STORE ?? (env.REDIS_URL ? 'redis' : 'sqlite');
+  if (kind === 'redis') return { kind, url: env.REDIS_URL!, keyPrefix: env.REDIS_KEY_PREFIX };
+  return kind === 'sqlite' ? { kind, path: resolve(env.SQLITE_PATH) } : { kind };
 }
 
 export class ConfigError extends Error {
@@ -112,6 +130,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (parsed.data.TOKEN_VERIFIER === 'introspection' && !(parsed.data.INTROSPECTION_CLIENT_ID && parsed.data.INTROSPECTION_CLIENT_SECRET)) {
     throw new ConfigError('invalid resource-server configuration:\n  INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET: must be set when TOKEN_VERIFIER=introspection');
+  }
+  if (parsed.data.STORE === 'redis' && !parsed.data.REDIS_URL) {
+    throw new ConfigError('invalid resource-server configuration:\n  REDIS_URL: must be set when STORE=redis');
   }
   return toConfig(parsed.data);
 }

@@ -3,10 +3,12 @@ import { createApp } from './app.ts';
 import { IntrospectionVerifier } from './auth/introspect.ts';
 import type { TokenVerifier } from './auth/verifier.ts';
 import { JwtVerifier } from './auth/verify.ts';
-import type { Config } from './config.ts';
+import { ConfigError, type Config } from './config.ts';
 import { createLogger, type Logger } from './log.ts';
 import { MemoryNotesStore } from './mcp/notes/memory.ts';
 import { RedisNotesStore } from './mcp/notes/redis.ts';
+import { SqliteFileError } from './mcp/notes/sqlite-file.ts';
+import { SqliteNotesStore } from './mcp/notes/sqlite.ts';
 import type { NotesStore } from './mcp/notes/store.ts';
 
 export interface RunningResourceServer {
@@ -39,10 +41,29 @@ export function createVerifier(config: Config, logger: Logger): TokenVerifier {
   });
 }
 
+/** The notes store STORE chooses: a SQLite file (default), Redis (several instances) or this process. */
 export function createNotesStore(config: Config, logger: Logger): NotesStore {
-  if (config.redis) return new RedisNotesStore({ ...config.redis, logger });
-  logger.warn('REDIS_URL is not set: notes are kept IN THIS PROCESS ONLY — lost on restart and not shared between instances');
-  return new MemoryNotesStore();
+  const { store } = config;
+  if (store.kind === 'redis') return new RedisNotesStore({ url: store.url, keyPrefix: store.keyPrefix, logger });
+  if (store.kind === 'memory') {
+    logger.warn('STORE=memory: notes are kept IN THIS PROCESS ONLY — lost on restart and not shared between instances; unset STORE to keep them in a SQLite file');
+    return new MemoryNotesStore();
+  }
+  try {
+    const notes = new SqliteNotesStore(store.path);
+    logger.info({ sqlite: store.path }, 'notes are kept in a SQLite file (one instance; several need STORE=redis)');
+    return notes;
+  } catch (error) {
+    // The operator has to act (move the file, free it, fix permissions): one line, exit 2.
+    if (error instanceof SqliteFileError) throw new ConfigError(`resource-server could not start: ${error.message}`);
+    throw error;
+  }
+}
+
+function storeLocation(config: Config): string | undefined {
+  if (config.store.kind === 'sqlite') return config.store.path;
+  if (config.store.kind === 'redis') return new URL(config.store.url).host;
+  return undefined;
 }
 
 /** Builds the app from the configuration and listens; used by main.ts, tests and the benchmark. */
@@ -54,7 +75,7 @@ export async function startResourceServer(config: Config, logger: Logger = creat
   // Warm the key cache so the first request does not pay for discovery; failure is not fatal (/readyz tells).
   void verifier.readiness().then((ready) => ready.ok || logger.warn({ detail: ready.detail }, 'not ready yet: cannot verify tokens'));
   logger.info(
-    { resource: config.resourceUrl, metadata: config.resourceMetadataUrl, authorizationServer: config.authServer.issuer, tokenVerifier: config.tokenVerifier, notes: notes.kind },
+    { resource: config.resourceUrl, metadata: config.resourceMetadataUrl, authorizationServer: config.authServer.issuer, tokenVerifier: config.tokenVerifier, notes: notes.kind, notesLocation: storeLocation(config) },
     'resource-server ready',
   );
   return { url: config.resourceUrl, app, close: () => app.close() };

@@ -100,6 +100,7 @@ export async function startResourceServerFor(
     RESOURCE_URL: `http://127.0.0.1:${port}/mcp`,
     AUTH_SERVER_ISSUER: standIn.issuer,
     LOG_LEVEL: 'silent',
+    STORE: 'memory',
     ...env,
   });
   const running = await startResourceServer(config, logger);

@@ -42,11 +42,12 @@ beforeAll(async () => {
       KEYS_FILE: join(dir, 'keys.json'),
       IDP_CLIENT_SECRET: 'unused',
       IDP_ISSUER: 'http://127.0.0.1:9/dex',
+      STORE: 'memory',
     }),
     { logger: silent },
   );
   const resourceServer = await startResourceServer(
-    loadConfig({ RESOURCE_URL: mcpUrl, PORT: String(rsPort), AUTH_SERVER_ISSUER: publicIssuer, AUTH_SERVER_INTERNAL_URL: internal, LOG_LEVEL: 'silent' }),
+    loadConfig({ RESOURCE_URL: mcpUrl, PORT: String(rsPort), AUTH_SERVER_ISSUER: publicIssuer, AUTH_SERVER_INTERNAL_URL: internal, LOG_LEVEL: 'silent', STORE: 'memory' }),
     silent,
   );
   closers = [() => resourceServer.close(), () => authServer.close()];

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { byCreation, MAX_NOTES_PER_USER, NotesLimitError, type Note, type NotesStore } from './store.ts';
 
-/** In-process notes: lost on restart and not shared between instances (the log says so at start). */
+/** In-process notes (STORE=memory): lost on restart and not shared between instances (the log says so at start). */
 export class MemoryNotesStore implements NotesStore {
   readonly kind = 'memory';
   readonly #notes = new Map<string, Map<string, Note>>();

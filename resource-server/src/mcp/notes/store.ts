@@ -12,7 +12,7 @@ export interface Note {
 }
 
 export interface NotesStore {
-  readonly kind: 'memory' | 'redis';
+  readonly kind: 'memory' | 'redis' | 'sqlite';
   list(owner: string): Promise<Note[]>;
   /** Throws NotesLimitError when the owner already has MAX_NOTES_PER_USER notes. */
   add(owner: string, text: string): Promise<Note>;

@@ -1,0 +1,172 @@
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { now, replayError, withinOverlap, type ConsumptionPolicy } from './consumption.ts';
+import { openSqliteFile, writeTransaction } from './sqlite-file.ts';
+
+/**
+ * SQLite storage for every oidc-provider model (and the auth server's accounts): the
+ * default, one instance, state kept across restarts. One row per record:
+ *
+ *   (model, id) → payload (JSON), grant_id, uid, user_code, expires_at, consumed_at
+ *
+ * The rules are the Redis adapter's (consumption.ts): `consume` checks and marks in one
+ * write transaction, a replay outside the refresh reuse window deletes the grant's whole
+ * family, an expired row is never returned, and `sweep` deletes expired rows (run
+ * periodically) so the file does not grow without bound.
+ */
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS oidc_records (
+  model       TEXT NOT NULL,
+  id          TEXT NOT NULL,
+  payload     TEXT NOT NULL,
+  grant_id    TEXT,
+  uid         TEXT,
+  user_code   TEXT,
+  expires_at  INTEGER, -- epoch seconds; NULL: never
+  consumed_at INTEGER, -- epoch seconds of the first consumption
+  PRIMARY KEY (model, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS oidc_records_grant ON oidc_records (grant_id) WHERE grant_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS oidc_records_uid ON oidc_records (model, uid) WHERE uid IS NOT NULL;
+CREATE INDEX IF NOT EXISTS oidc_records_user_code ON oidc_records (model, user_code) WHERE user_code IS NOT NULL;
+CREATE INDEX IF NOT EXISTS oidc_records_expiry ON oidc_records (expires_at) WHERE expires_at IS NOT NULL;
+`;
+
+/** How often expired rows are deleted. */
+export const SWEEP_INTERVAL_MS = 10 * 60 * 1000;
+
+const LIVE = '(expires_at IS NULL OR expires_at > :now)';
+
+interface Row {
+  payload: string;
+  consumed_at: number | null;
+}
+
+export class SqliteStore {
+  readonly path: string;
+  readonly #db: DatabaseSync;
+  readonly #timer: NodeJS.Timeout;
+  readonly statements: Record<'upsert' | 'find' | 'findByUid' | 'findByUserCode' | 'consumption' | 'markConsumed' | 'destroy' | 'revokeGrant' | 'destroyGrant' | 'sweep' | 'ping', StatementSync>;
+
+  constructor(path: string, { sweepIntervalMs = SWEEP_INTERVAL_MS } = {}) {
+    this.path = path;
+    this.#db = openSqliteFile(path, SCHEMA);
+    const db = this.#db;
+    this.statements = {
+      upsert: db.prepare(`
+        INSERT INTO oidc_records (model, id, payload, grant_id, uid, user_code, expires_at, consumed_at)
+        VALUES (:model, :id, :payload, :grantId, :uid, :userCode, :expiresAt, NULL)
+        ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
+          user_code = excluded.user_code, expires_at = excluded.expires_at, consumed_at = NULL`),
+      find: db.prepare(`SELECT payload, consumed_at FROM oidc_records WHERE model = :model AND id = :id AND ${LIVE}`),
+      findByUid: db.prepare(`SELECT payload, consumed_at FROM oidc_records WHERE model = :model AND uid = :uid AND ${LIVE} LIMIT 1`),
+      findByUserCode: db.prepare(`SELECT payload, consumed_at FROM oidc_records WHERE model = :model AND user_code = :userCode AND ${LIVE} LIMIT 1`),
+      consumption: db.prepare(`SELECT consumed_at, grant_id FROM oidc_records WHERE model = :model AND id = :id AND ${LIVE}`),
+      markConsumed: db.prepare('UPDATE oidc_records SET consumed_at = :now WHERE model = :model AND id = :id'),
+      destroy: db.prepare('DELETE FROM oidc_records WHERE model = :model AND id = :id'),
+      revokeGrant: db.prepare('DELETE FROM oidc_records WHERE grant_id = :grantId'),
+      destroyGrant: db.prepare(`DELETE FROM oidc_records WHERE model = 'Grant' AND id = :grantId`),
+      sweep: db.prepare('DELETE FROM oidc_records WHERE expires_at <= :now'),
+      ping: db.prepare('SELECT 1 AS ok'),
+    };
+    this.#timer = setInterval(() => this.sweep(), sweepIntervalMs).unref();
+  }
+
+  adapter(name: string, policy: ConsumptionPolicy): Adapter {
+    return new SqliteAdapter(name, this, policy);
+  }
+
+  transaction<T>(work: () => T): T {
+    return writeTransaction(this.#db, work);
+  }
+
+  /** Deletes every expired row; returns how many. */
+  sweep(at = now()): number {
+    return Number(this.statements.sweep.run({ now: at }).changes);
+  }
+
+  ping(): boolean {
+    try {
+      return (this.statements.ping.get() as { ok: number }).ok === 1;
+    } catch {
+      return false;
+    }
+  }
+
+  close() {
+    clearInterval(this.#timer);
+    if (this.#db.isOpen) this.#db.close();
+  }
+}
+
+class SqliteAdapter implements Adapter {
+  readonly #model: string;
+  readonly #store: SqliteStore;
+  readonly #policy: ConsumptionPolicy;
+
+  constructor(model: string, store: SqliteStore, policy: ConsumptionPolicy) {
+    this.#model = model;
+    this.#store = store;
+    this.#policy = policy;
+  }
+
+  #payload(row: Row | undefined): AdapterPayload | undefined {
+    if (!row) return undefined;
+    const payload = JSON.parse(row.payload) as AdapterPayload;
+    if (row.consumed_at !== null && !withinOverlap(this.#model, row.consumed_at, this.#policy)) payload.consumed = row.consumed_at;
+    return payload;
+  }
+
+  async upsert(id: string, payload: AdapterPayload, expiresIn?: number) {
+    this.#store.statements.upsert.run({
+      model: this.#model,
+      id,
+      payload: JSON.stringify(payload),
+      grantId: payload.grantId ?? null,
+      uid: payload.uid ?? null,
+      userCode: payload.userCode ?? null,
+      expiresAt: expiresIn ? now() + expiresIn : null,
+    });
+  }
+
+  async find(id: string) {
+    return this.#payload(this.#store.statements.find.get({ model: this.#model, id, now: now() }) as Row | undefined);
+  }
+
+  async findByUid(uid: string) {
+    return this.#payload(this.#store.statements.findByUid.get({ model: this.#model, uid, now: now() }) as Row | undefined);
+  }
+
+  async findByUserCode(userCode: string) {
+    return this.#payload(this.#store.statements.findByUserCode.get({ model: this.#model, userCode, now: now() }) as Row | undefined);
+  }
+
+  async consume(id: string) {
+    const { statements } = this.#store;
+    const replayed = this.#store.transaction(() => {
+      const at = now();
+      const row = statements.consumption.get({ model: this.#model, id, now: at }) as { consumed_at: number | null; grant_id: string | null } | undefined;
+      if (!row) return false; // gone or expired: oidc-provider decides
+      if (row.consumed_at === null) {
+        statements.markConsumed.run({ model: this.#model, id, now: at });
+        return false;
+      }
+      if (withinOverlap(this.#model, row.consumed_at, this.#policy, at)) return false;
+      if (row.grant_id) {
+        statements.revokeGrant.run({ grantId: row.grant_id });
+        statements.destroyGrant.run({ grantId: row.grant_id });
+      }
+      return true;
+    });
+    if (replayed) throw replayError(this.#model);
+  }
+
+  async destroy(id: string) {
+    this.#store.statements.destroy.run({ model: this.#model, id });
+  }
+
+  async revokeByGrantId(grantId: string) {
+    this.#store.statements.revokeGrant.run({ grantId });
+  }
+}
