@@ -1,7 +1,7 @@
 import cors from '@fastify/cors';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler } from '@modelcontextprotocol/server';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { createBearerGate } from './auth/bearer.ts';
 import type { TokenVerifier } from './auth/verifier.ts';
 import type { Config } from './config.ts';
@@ -37,9 +37,10 @@ export async function createApp({ config, verifier, notes, logger }: AppDeps): P
   const publicPaths = new Set([metadataPath, '/.well-known/oauth-protected-resource', '/healthz', '/readyz']);
 
   // Foreign origins are refused before anything else, preflights included: this hook is
-  // registered before the CORS plugin's, so it runs first.
+  // registered before the CORS plugin's, so it runs first. It keys on the route Fastify
+  // resolved, not the raw path: `/%6dcp` reaches the MCP route too.
   app.addHook('onRequest', async (request, reply) => {
-    if (request.url.split('?')[0] === config.mcpPath) return origins.checkOrigin(request, reply);
+    if (request.routeOptions.url === config.mcpPath || isPreflightFor(request, config.mcpPath)) return origins.checkOrigin(request, reply);
   });
 
   // Browser clients (MCP Inspector) call cross-origin with bearer tokens, never cookies.
@@ -92,4 +93,15 @@ export async function createApp({ config, verifier, notes, logger }: AppDeps): P
     await notes.close();
   });
   return app;
+}
+
+/** A CORS preflight (answered by the CORS plugin's catch-all route) for `path`, in any percent-encoded spelling. */
+function isPreflightFor(request: FastifyRequest, path: string): boolean {
+  if (request.method !== 'OPTIONS') return false;
+  const raw = request.url.split('?')[0]!;
+  try {
+    return decodeURIComponent(raw) === path;
+  } catch {
+    return false;
+  }
 }

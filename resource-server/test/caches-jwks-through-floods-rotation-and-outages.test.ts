@@ -130,6 +130,28 @@ describe('JWKS caching (stand-in AS, since the real AS cannot produce forged kid
     expect(await status(rs, longLived)).toBe(401);
   });
 
+  it('stops trusting a withdrawn key once the cached set is past its max age, whatever the cooldown and the token cache', async () => {
+    const { as, rs } = await setUp({ JWKS_MAX_AGE_SECONDS: '10', JWKS_COOLDOWN_SECONDS: '60', TOKEN_CACHE_SECONDS: '60' });
+    const signedByOldKey = await as.sign(rs.mcpUrl);
+    expect(await status(rs, signedByOldKey)).toBe(200); // verified and remembered
+    await as.rotate(); // the AS withdraws the key from its JWKS
+    advance(10_500); // the cached set is past its max age; the cooldown (60 s) has not passed
+    expect(await status(rs, signedByOldKey)).toBe(401);
+    expect(as.jwksRequests).toBe(2); // the set was refreshed before it was trusted again
+    expect(await status(rs, await as.sign(rs.mcpUrl))).toBe(200);
+  });
+
+  it('refreshes a set nearing its max age behind the request, which is served from the cached keys', async () => {
+    const { as, rs } = await setUp({ JWKS_MAX_AGE_SECONDS: '10', JWKS_COOLDOWN_SECONDS: '60' });
+    const token = await as.sign(rs.mcpUrl);
+    advance(8500);
+    expect(await status(rs, token)).toBe(200);
+    await untilJwksRequests(as, 2);
+    expect(as.jwksRequests).toBe(2);
+    expect(await status(rs, token)).toBe(200);
+    expect(as.jwksRequests).toBe(2); // fresh again: no further fetch
+  });
+
   it('answers 503 (not 401) when it has never been able to fetch the keys', async () => {
     const as = await StandInAuthorizationServer.start();
     const token = await as.sign('http://placeholder/mcp');

@@ -14,6 +14,7 @@ declare module 'fastify' {
 
 /**
  * The gate in front of /mcp, in order:
+ *  0. one Authorization header at most → else 400 invalid_request;
  *  1. authentication — a Bearer token in the Authorization header, verified → else 401
  *     (no `error` when no token was sent, `invalid_token` otherwise; a token in the query
  *     string is refused, never read);
@@ -44,6 +45,15 @@ export function createBearerGate({ config, verifier }: { config: Config; verifie
     // RFC 6750 §2.3 URI query tokens end up in logs and referrers: refused outright.
     if (typeof request.query === 'object' && request.query !== null && 'access_token' in request.query) {
       return challenge(reply, new InvalidTokenError('Access tokens are accepted only in the Authorization header, never in the URL.'));
+    }
+    // Node keeps only the first of several Authorization headers: which one was meant is
+    // ambiguous, so neither is used (RFC 6750 §3.1 invalid_request).
+    if (countHeader(request.raw.rawHeaders, 'authorization') > 1) {
+      const description = 'The request carries more than one Authorization header.';
+      return reply
+        .code(400)
+        .header('www-authenticate', wwwAuthenticate({ resourceMetadataUrl: config.resourceMetadataUrl, scopes: config.challengeScopes, error: 'invalid_request', errorDescription: description }))
+        .send({ error: 'invalid_request', error_description: description });
     }
     const header = request.headers.authorization;
     if (!header) return challenge(reply);
@@ -87,6 +97,12 @@ export function createBearerGate({ config, verifier }: { config: Config; verifie
         .send({ error: 'insufficient_scope', error_description: description, scope: required.join(' ') });
     }
   };
+}
+
+function countHeader(rawHeaders: string[], name: string): number {
+  let count = 0;
+  for (let index = 0; index < rawHeaders.length; index += 2) if (rawHeaders[index]!.toLowerCase() === name) count++;
+  return count;
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

@@ -8,8 +8,11 @@ import { AuthServerUnavailableError } from './verifier.ts';
  * cacheMaxAge and the AS cannot be reached. Here:
  *  - an unknown `kid` refetches at most once per cooldown, counted from the last attempt,
  *    success or not; concurrent misses share one fetch;
- *  - a stale set is refreshed in the background while the cached keys keep verifying, and
- *    kept when the refresh fails (the AS being down does not stop valid tokens);
+ *  - a set is refreshed behind the requests once it is past 80% of its max age, and a set
+ *    past its max age is refreshed before it verifies again, whatever the cooldown — so a
+ *    key the AS withdrew stops verifying within the max age. When that refresh fails, the
+ *    cached keys keep verifying (the AS being down does not stop valid tokens) and the
+ *    next attempt waits a second;
  *  - with nothing cached yet, fetch attempts are at most one per second.
  * Key selection (kid, alg, kty, use) is jose's createLocalJWKSet.
  */
@@ -26,7 +29,7 @@ export interface JwksCacheOptions {
 }
 
 export interface JwksFetchEvent {
-  reason: 'initial' | 'unknown-kid' | 'stale';
+  reason: 'initial' | 'unknown-kid' | 'expiring' | 'stale';
   ok: boolean;
   keys?: number;
   error?: string;
@@ -34,7 +37,10 @@ export interface JwksFetchEvent {
 
 type LocalKeySet = ReturnType<typeof createLocalJWKSet>;
 
-const COLD_RETRY_MS = 1000;
+/** Between attempts while there are no keys yet, or while a stale set cannot be refreshed. */
+const RETRY_MS = 1000;
+/** Past this share of the max age, a refresh starts behind the request. */
+const REFRESH_AHEAD = 0.8;
 
 export class JwksCache {
   readonly #options: JwksCacheOptions;
@@ -50,11 +56,12 @@ export class JwksCache {
   /** A jose key resolver (JWTVerifyGetKey) over the cache. */
   readonly getKey = async (header: JWSHeaderParameters, token: FlattenedJWSInput) => {
     if (!this.#local) {
-      await this.#refresh('initial', COLD_RETRY_MS);
+      await this.#refresh('initial', RETRY_MS);
       if (!this.#local) throw new AuthServerUnavailableError('the authorization server signing keys are not available yet');
-    } else if (Date.now() - this.#fetchedAt > this.#options.maxAgeMs) {
-      // Stale: keep verifying with the cached keys; refresh behind the request.
-      void this.#refresh('stale', this.#options.cooldownMs).catch(() => {});
+    } else if (!this.fresh) {
+      await this.#refresh('stale', RETRY_MS).catch(() => {});
+    } else if (Date.now() - this.#fetchedAt > this.#options.maxAgeMs * REFRESH_AHEAD) {
+      void this.#refresh('expiring', RETRY_MS).catch(() => {});
     }
     try {
       return await this.#local!(header, token);
@@ -66,10 +73,15 @@ export class JwksCache {
     }
   };
 
+  /** The cached set is younger than its max age: what it verified may be trusted without asking again. */
+  get fresh(): boolean {
+    return this.#local !== undefined && Date.now() - this.#fetchedAt <= this.#options.maxAgeMs;
+  }
+
   /** Keys are cached, or can be fetched now. */
   async ready(): Promise<boolean> {
     if (this.#local) return true;
-    await this.#refresh('initial', COLD_RETRY_MS).catch(() => {});
+    await this.#refresh('initial', RETRY_MS).catch(() => {});
     return this.#local !== undefined;
   }
 

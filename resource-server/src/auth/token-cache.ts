@@ -7,7 +7,9 @@ import type { AuthInfo } from '@modelcontextprotocol/server';
  *  - the key is the whole token string: only the exact bytes that verified can hit;
  *  - expiry is re-checked on every hit, and an entry lives at most `ttlMs`;
  *  - only successes are kept; the JWT verifier clears the cache whenever its key set
- *    changes, so a key the AS withdrew stops verifying at once;
+ *    changes and ignores it while the set is past its max age, so a key the AS withdrew
+ *    stops verifying as soon as the set is refreshed, and the set is refreshed within its
+ *    max age;
  *  - it is bounded (oldest entries go first).
  */
 export class VerifiedTokenCache {

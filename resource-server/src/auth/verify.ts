@@ -49,7 +49,9 @@ export class JwtVerifier implements TokenVerifier {
   }
 
   async verify(token: string): Promise<AuthInfo> {
-    const cached = this.#verified.get(token, this.#options.clockTolerance);
+    // A remembered verification is only as good as the key set it used: once that set is
+    // past its max age, verify again (which refreshes the set first).
+    const cached = this.#keys.fresh ? this.#verified.get(token, this.#options.clockTolerance) : undefined;
     if (cached) return cached;
     const authInfo = await this.#verify(token);
     this.#verified.set(token, authInfo);
