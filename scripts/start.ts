@@ -67,6 +67,15 @@ function launch(service: (typeof services)[number]) {
   });
 }
 
+/** Where the two servers keep their state, as their STORE/REDIS_URL/SQLITE_PATH defaults decide. */
+function stateLine(env = process.env): string {
+  const store = env.STORE || (env.REDIS_URL ? 'redis' : 'sqlite');
+  if (store === 'memory') return 'State lives in the processes (STORE=memory): Ctrl-C loses it.';
+  if (store === 'redis') return 'State is kept in Redis (REDIS_URL): it survives Ctrl-C.';
+  const files = env.SQLITE_PATH ? env.SQLITE_PATH : 'auth-server/.data/auth-server.db and resource-server/.data/notes.db';
+  return `State is kept in ${files} (SQLite): it survives Ctrl-C; delete the files to start afresh.`;
+}
+
 async function waitFor(url: string) {
   for (let attempt = 0; attempt < 100 && !stopping; attempt++) {
     try {
@@ -92,6 +101,7 @@ try {
   Upstream IdP (dev-idp)  http://localhost:5556/dex   (development only)
 
   Sign in as alice@example.com or bob@example.com, password "password".
+  ${stateLine()}
 
   Try it:   pnpm client login http://localhost:3000/mcp
             pnpm client call http://localhost:3000/mcp whoami

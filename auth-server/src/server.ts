@@ -56,16 +56,20 @@ export async function startAuthServer(config: Config, options: StartOptions = {}
     await once(server, 'listening');
     const { port } = server.address() as AddressInfo;
     logger.info({ issuer: config.issuer, listening: `${config.host}:${port}`, storage: storage.kind, storageLocation: storage.location, resources: resources.map((resource) => resource.url) }, 'auth-server ready');
+    let closing: Promise<void> | undefined;
     return {
       issuer: config.issuer,
       server,
-      close: async () => {
-        await new Promise<void>((resolve, reject) => {
-          server.close((error) => (error ? reject(error) : resolve()));
-          server.closeAllConnections();
-        });
-        await storage.close();
-      },
+      // Once: a second signal (Ctrl-C reaches pnpm start's children, which then get SIGTERM
+      // too) waits for the first close instead of exiting before the store is closed.
+      close: () =>
+        (closing ??= (async () => {
+          await new Promise<void>((resolve, reject) => {
+            server.close((error) => (error ? reject(error) : resolve()));
+            server.closeAllConnections();
+          });
+          await storage.close();
+        })()),
     };
   } catch (error) {
     await storage.close();

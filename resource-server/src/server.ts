@@ -78,5 +78,7 @@ export async function startResourceServer(config: Config, logger: Logger = creat
     { resource: config.resourceUrl, metadata: config.resourceMetadataUrl, authorizationServer: config.authServer.issuer, tokenVerifier: config.tokenVerifier, notes: notes.kind, notesLocation: storeLocation(config) },
     'resource-server ready',
   );
-  return { url: config.resourceUrl, app, close: () => app.close() };
+  // Once: a second signal waits for the first close (and the notes store's) instead of exiting early.
+  let closing: Promise<void> | undefined;
+  return { url: config.resourceUrl, app, close: () => (closing ??= app.close()) };
 }
