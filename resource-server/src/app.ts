@@ -6,16 +6,20 @@ import { createBearerGate } from './auth/bearer.ts';
 import type { TokenVerifier } from './auth/verifier.ts';
 import type { Config } from './config.ts';
 import { registerHealth } from './health.ts';
+import { jsonRpcBodyErrors, registerJsonBodyParser } from './http/json-body.ts';
 import { originPolicy } from './http/origin.ts';
 import { serializeRequest, type Logger } from './log.ts';
 import { mcpServerFactory } from './mcp/server.ts';
 import type { NotesStore } from './mcp/notes/store.ts';
 import { protectedResourceMetadata } from './metadata.ts';
+import { createUpstream, type Upstream } from './upstream/index.ts';
 
 export interface AppDeps {
   config: Config;
   verifier: TokenVerifier;
   notes: NotesStore;
+  /** Upstream tokens by token exchange, for tools that call upstream APIs as the user (default: from the configuration). */
+  upstream?: Upstream;
   logger: Logger;
 }
 
@@ -23,7 +27,7 @@ export interface AppDeps {
  * Fastify app, in order: Origin check and CORS, metadata, health, then the MCP endpoint
  * behind the bearer gate (authentication, then the per-operation scope decision).
  */
-export async function createApp({ config, verifier, notes, logger }: AppDeps): Promise<FastifyInstance> {
+export async function createApp({ config, verifier, notes, logger, upstream = createUpstream(config) }: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: config.bodyLimit,
@@ -32,6 +36,7 @@ export async function createApp({ config, verifier, notes, logger }: AppDeps): P
       parent.child(bindings, { ...options, serializers: { ...options.serializers, req: serializeRequest } }),
   });
 
+  registerJsonBodyParser(app);
   const origins = originPolicy(config.allowedOrigins);
   const metadataPath = new URL(config.resourceMetadataUrl).pathname;
   const publicPaths = new Set([metadataPath, '/.well-known/oauth-protected-resource', '/healthz', '/readyz']);
@@ -68,7 +73,7 @@ export async function createApp({ config, verifier, notes, logger }: AppDeps): P
     ...(notes.kind === 'redis' ? [{ name: 'redis', check: () => notes.readiness() }] : []),
   ]);
 
-  const mcp = createMcpHandler(mcpServerFactory(notes), {
+  const mcp = createMcpHandler(mcpServerFactory(notes, upstream), {
     maxRequestBodySize: config.bodyLimit,
     onerror: (error) => logger.warn({ err: { type: error.name, message: error.message } }, 'MCP request rejected'),
   });
@@ -78,6 +83,7 @@ export async function createApp({ config, verifier, notes, logger }: AppDeps): P
     method: ['GET', 'POST', 'DELETE'],
     url: config.mcpPath,
     preHandler: createBearerGate({ config, verifier }),
+    errorHandler: jsonRpcBodyErrors,
     handler: async (request, reply) => {
       // The SDK writes the (possibly streamed) response itself; Fastify must keep out. Headers
       // already set on the reply (CORS) would be lost with it: hand them to the raw response.
