@@ -5,6 +5,7 @@ import type Provider from 'oidc-provider';
 import type { AccountStore } from './accounts.ts';
 import type { Storage } from './adapters/index.ts';
 import type { Config } from './config.ts';
+import { errorBoundary } from './http/error-boundary.ts';
 import { pinRequestOriginToIssuer } from './http/issuer-origin.ts';
 import { pageHeaders } from './http/page-headers.ts';
 import { providerRouteResolver } from './http/provider-routes.ts';
@@ -13,12 +14,14 @@ import { singleAuthorizationHeader } from './http/single-authorization-header.ts
 import { describeError, interactionRoutes } from './interactions/routes.ts';
 import type { Logger } from './log.ts';
 import type { UpstreamIdp } from './upstream.ts';
-import { errorPage } from './views.ts';
+import type { UpstreamTokens } from './upstream-tokens/index.ts';
 
 export interface AppDeps {
   config: Config;
   provider: Provider;
   upstream: UpstreamIdp;
+  /** Where the upstream callback keeps the IdP's tokens. */
+  upstreamTokens: UpstreamTokens;
   accounts: AccountStore;
   storage: Storage;
   logger: Logger;
@@ -31,21 +34,11 @@ export interface AppDeps {
  * registration, the interaction pages, then oidc-provider for every protocol endpoint (it
  * answers CORS for metadata, JWKS, token, revocation and introspection itself).
  */
-export function createApp({ config, provider, upstream, accounts, storage, logger, cookieKeys }: AppDeps): Koa {
+export function createApp({ config, provider, upstream, upstreamTokens, accounts, storage, logger, cookieKeys }: AppDeps): Koa {
   // With TRUST_PROXY, ctx.ip is read TRUSTED_PROXY_HOPS entries from the right of X-Forwarded-For.
   const app = new Koa({ proxy: config.trustProxy, maxIpsCount: config.trustedProxyHops, keys: cookieKeys });
 
-  app.use(async (ctx, next) => {
-    try {
-      await next();
-    } catch (error) {
-      // Never a stack trace to the user; the log has the class and message only.
-      logger.error({ err: describeError(error), path: ctx.path }, 'request failed');
-      ctx.status = 500;
-      ctx.type = 'html';
-      ctx.body = errorPage('Something went wrong', 'The server could not complete this request. Try again.');
-    }
-  });
+  app.use(errorBoundary(logger));
 
   app.use(pinRequestOriginToIssuer(config.issuer));
   app.use(pageHeaders);
@@ -72,7 +65,7 @@ export function createApp({ config, provider, upstream, accounts, storage, logge
   const registrationCors = cors({ allowMethods: ['GET', 'POST', 'PUT', 'DELETE'], allowHeaders: ['authorization', 'content-type'], maxAge: 3600 });
   app.use((ctx, next) => (routeOf(ctx.path)?.name === 'registration' ? registrationCors(ctx, next) : next()));
 
-  const interactions = interactionRoutes({ provider, upstream, accounts, logger, secureCookies: config.secureCookies });
+  const interactions = interactionRoutes({ provider, upstream, upstreamTokens: upstreamTokens.vault, accounts, logger, secureCookies: config.secureCookies });
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
   app.use(mount(provider));
