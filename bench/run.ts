@@ -1,5 +1,7 @@
 /**
- * `pnpm bench`: the cost of authorization on this resource server. One run, one machine,
+ * `pnpm bench`, two parts in one run, written to bench/results.md.
+ *
+ * 1. The cost of authorization on this resource server. One machine,
  * the same tool call (whoami, MCP 2026-07-28 over Streamable HTTP, loopback), for:
  *   (a) no auth       — the same app with a pass-through verifier;
  *   (b) JWT/JWKS      — local verification, the default;
@@ -10,22 +12,33 @@
  * BENCH_DURATION seconds per variant (default 2), BENCH_ROUNDS rounds (default 3), after a
  * 1 s warm-up each; a variant's figures are the medians of its rounds, so a burst of other
  * load on the machine skews one round, not one variant.
- * Knobs: BENCH_DURATION, BENCH_ROUNDS, BENCH_CONNECTIONS (default 10).
+ *
+ * 2. What the store costs the auth server's token endpoint (bench/token-endpoint.ts):
+ * refresh_token and client_credentials on memory, SQLite and Redis, as req/s and as the
+ * ratio to memory.
+ *
+ * Knobs: BENCH_DURATION, BENCH_ROUNDS, BENCH_CONNECTIONS (default 10); BENCH_PARTS
+ * (`resource,token`, the default) runs only the parts named, keeping the other's section
+ * of results.md as it was.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { writeFile } from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, platform, release, totalmem } from 'node:os';
-import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import { obtainAccessToken } from '../test-support/oauth-flow.ts';
 import { DEMO_USERS, freePort } from '../test-support/stack.ts';
+import { child, stop, stopAuthSide } from './children.ts';
+import { fmt, median } from './figures.ts';
+import { benchTokenEndpoint, tokenTable } from './token-endpoint.ts';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const WARMUP = 1;
-const root = new URL('..', import.meta.url).pathname;
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'resource,token').split(',').map((part) => part.trim()));
+const RESULTS = new URL('results.md', import.meta.url);
+const RESOURCE_HEADING = '## 1. The cost of authorization on the resource server';
+const TOKEN_HEADING = "## 2. The store behind the auth server's token endpoint";
 
 interface AuthSide {
   authServerIssuer: string;
@@ -45,31 +58,6 @@ interface Row {
   non2xx: number;
   errors: number;
   note?: string;
-}
-
-/** Starts `script`; `firstLine` is its first stdout line that starts with `marker` (logs may come before). */
-function child(script: string, env: Record<string, string>, marker = ''): { process: ChildProcess; firstLine: Promise<string> } {
-  const proc = spawn(process.execPath, [script], { cwd: root, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  proc.stderr!.on('data', (chunk) => (stderr += String(chunk)));
-  const lines = createInterface({ input: proc.stdout! });
-  const firstLine = new Promise<string>((resolve, reject) => {
-    const onLine = (line: string) => {
-      if (!line.startsWith(marker)) return;
-      lines.off('line', onLine);
-      resolve(line);
-    };
-    lines.on('line', onLine);
-    proc.once('exit', (code) => reject(new Error(`${script} exited (${code}) before it was ready:\n${stderr.slice(-2000)}`)));
-  });
-  return { process: proc, firstLine };
-}
-
-async function stop(proc: ChildProcess) {
-  if (proc.exitCode !== null) return;
-  proc.kill('SIGTERM');
-  await Promise.race([once(proc, 'exit'), new Promise((resolve) => setTimeout(resolve, 3000))]);
-  if (proc.exitCode === null) proc.kill('SIGKILL');
 }
 
 function mcpRequest(token: string) {
@@ -146,8 +134,6 @@ async function once_(url: string, token: string, duration: number) {
   };
 }
 
-const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
-
 interface Variant {
   row: Pick<Row, 'key' | 'label' | 'note'>;
   url: string;
@@ -186,8 +172,6 @@ async function measureAll(variants: Variant[]): Promise<Row[]> {
   });
 }
 
-const fmt = (value: number, digits = 0) => value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-
 function table(rows: Row[]) {
   const lines = ['| variant | req/s | p50 latency (ms) | p99 latency (ms) | requests | non-2xx |', '| --- | ---: | ---: | ---: | ---: | ---: |'];
   for (const row of rows) {
@@ -196,7 +180,10 @@ function table(rows: Row[]) {
   return lines.join('\n');
 }
 
-async function main() {
+const machine = () => `${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores available, ${fmt(totalmem() / 2 ** 30, 1)} GiB RAM, ${platform()} ${release()}, Node ${process.version}`;
+
+/** Part 1; returns its section of results.md. */
+async function resourcePart(): Promise<string> {
   process.stdout.write('starting the authorization side (dev-idp, auth-server)…\n');
   const as = child('bench/as-process.ts', {}, '{');
   const side = JSON.parse(await as.firstLine) as AuthSide;
@@ -241,7 +228,6 @@ async function main() {
     const ba = b.requestsPerSecond / a.requestsPerSecond;
     const bUncachedA = bUncached.requestsPerSecond / a.requestsPerSecond;
     const bc = b.requestsPerSecond / c.requestsPerSecond;
-    const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores available, ${fmt(totalmem() / 2 ** 30, 1)} GiB RAM, ${platform()} ${release()}, Node ${process.version}`;
     const output = [
       table(rows),
       '',
@@ -252,48 +238,98 @@ async function main() {
     process.stdout.write(`\n${output}\n`);
 
     const notes = rows.filter((row) => row.note).map((row) => `- (${row.key}): ${row.note}.`);
-    await writeFile(
-      new URL('results.md', import.meta.url),
-      [
-        '# Benchmark: the cost of authorization on the resource server',
-        '',
-        `Taken ${new Date().toISOString()} by \`pnpm bench\` on: ${machine}.`,
-        '',
-        `Each variant serves the same \`tools/call whoami\` (MCP 2026-07-28, Streamable HTTP, JSON response) over loopback;`,
-        `autocannon, ${CONNECTIONS} connections; after a ${WARMUP} s warm-up each, the variants run interleaved for ${ROUNDS} rounds of ${DURATION} s`,
-        'and each figure is the median of its rounds (requests: the sum). The auth server (with dev-idp)',
-        'runs in one process, each resource-server variant in another, the load generator in a third: all on this machine, sharing its cores.',
-        'Logs at `warn` in every variant. The token is a real one from the OAuth flow (alice, ES256 at+jwt).',
-        '',
-        table(rows),
-        '',
-        `- **b/a = ${ba.toFixed(2)}** — local JWT/JWKS verification (as configured by default) versus no verification at all (target ≥ 0.90).`,
-        `- **b'/a = ${bUncachedA.toFixed(2)}** — the same with \`TOKEN_CACHE_SECONDS=0\`: every request verifies the ES256 signature.`,
-        `- **b/c = ${bc.toFixed(2)}** — local JWT/JWKS verification versus RFC 7662 introspection on every request.`,
-        ...notes,
-        '',
-        '## Where the time goes',
-        '',
-        "Verifying an ES256 access token costs about as much as a quarter of the whole MCP request (b' against a): jose verifies",
-        "through WebCrypto, about 250 µs per token on this machine (a micro-benchmark of `jwtVerify` alone; Node's synchronous",
-        '`crypto.verify` does the same check in about 80 µs). A CPU profile (`node --cpu-prof`) of the resource server under the',
-        "(b') load shows the signature check as ~13 % of the main thread (node:internal/crypto/ec and /util, plus jose), with the",
-        'elliptic-curve math itself on the libuv thread pool, where on two cores it competes with the load generator. The rest of',
-        "a request is the same in every variant: the MCP SDK's per-request server and its zod validation (~25 % of the main thread),",
-        'garbage collection (~12 %), HTTP. The default configuration therefore remembers a verified token for',
-        '`TOKEN_CACHE_SECONDS` (60 s, bounded, never past `exp`, dropped when the JWKS changes): a client sending many requests with',
-        'one token pays the signature check once, which is what brings b/a to the target.',
-        '',
-        'Reproduce with `pnpm bench` (`BENCH_DURATION`, `BENCH_CONNECTIONS` to change the run). Figures move with the machine and',
-        'its load: compare ratios from one run, not absolute numbers across machines.',
-        '',
-      ].join('\n'),
-    );
-    process.stdout.write('\nwritten to bench/results.md\n');
+    return [
+      RESOURCE_HEADING,
+      '',
+      `Taken ${new Date().toISOString()} on: ${machine()}.`,
+      '',
+      `Each variant serves the same \`tools/call whoami\` (MCP 2026-07-28, Streamable HTTP, JSON response) over loopback;`,
+      `autocannon, ${CONNECTIONS} connections; after a ${WARMUP} s warm-up each, the variants run interleaved for ${ROUNDS} rounds of ${DURATION} s`,
+      'and each figure is the median of its rounds (requests: the sum). The auth server (with dev-idp)',
+      'runs in one process, each resource-server variant in another, the load generator in a third: all on this machine, sharing its cores.',
+      'Logs at `warn` in every variant. The token is a real one from the OAuth flow (alice, ES256 at+jwt).',
+      '',
+      table(rows),
+      '',
+      `- **b/a = ${ba.toFixed(2)}** — local JWT/JWKS verification (as configured by default) versus no verification at all (target ≥ 0.90).`,
+      `- **b'/a = ${bUncachedA.toFixed(2)}** — the same with \`TOKEN_CACHE_SECONDS=0\`: every request verifies the ES256 signature.`,
+      `- **b/c = ${bc.toFixed(2)}** — local JWT/JWKS verification versus RFC 7662 introspection on every request.`,
+      ...notes,
+      '',
+      '### Where the time goes',
+      '',
+      "Verifying an ES256 access token costs about as much as a quarter of the whole MCP request (b' against a): jose verifies",
+      "through WebCrypto, about 250 µs per token on this machine (a micro-benchmark of `jwtVerify` alone; Node's synchronous",
+      '`crypto.verify` does the same check in about 80 µs). A CPU profile (`node --cpu-prof`) of the resource server under the',
+      "(b') load shows the signature check as ~13 % of the main thread (node:internal/crypto/ec and /util, plus jose), with the",
+      'elliptic-curve math itself on the libuv thread pool, where on two cores it competes with the load generator. The rest of',
+      "a request is the same in every variant: the MCP SDK's per-request server and its zod validation (~25 % of the main thread),",
+      'garbage collection (~12 %), HTTP. The default configuration therefore remembers a verified token for',
+      '`TOKEN_CACHE_SECONDS` (60 s, bounded, never past `exp`, dropped when the JWKS changes): a client sending many requests with',
+      'one token pays the signature check once, which is what brings b/a to the target.',
+      '',
+    ].join('\n');
   } finally {
-    as.process.stdin!.end();
-    await stop(as.process);
+    await stopAuthSide(as.process);
   }
+}
+
+/** Part 2; returns its section of results.md. */
+async function tokenPart(): Promise<string> {
+  const options = { duration: DURATION, rounds: ROUNDS, connections: CONNECTIONS, warmup: WARMUP };
+  const rows = await benchTokenEndpoint(options);
+  process.stdout.write(`\n${tokenTable(rows)}\n`);
+  const ratio = (grant: string, store: string) => rows.find((row) => row.grant === grant && row.store === store)!.ratio.toFixed(2);
+  return [
+    TOKEN_HEADING,
+    '',
+    `Taken ${new Date().toISOString()} on: ${machine()}.`,
+    '',
+    'The same auth server three times, each on another store (STORE=memory, a SQLite file, a private redis-server on',
+    `loopback), each in its own process with dev-idp; ${CONNECTIONS} workers keep one request each in flight (keep-alive fetch,`,
+    `each waits for its answer); after a ${WARMUP} s warm-up each, stores and grants run interleaved for ${ROUNDS} rounds of ${DURATION} s,`,
+    'and each figure is the median of its rounds (requests: the sum). Rate limits raised out of the way; JWT access tokens.',
+    '',
+    '- `refresh_token`: a public DCR client (from a real login per worker) refreshing; every request rotates, so the store',
+    '  consumes the old refresh token and saves the new one, besides reading the client, the grant and the account.',
+    '- `client_credentials`: the machine client pre-registered through `CLIENTS_FILE` (client_secret_basic).',
+    '',
+    tokenTable(rows),
+    '',
+    `- \`refresh_token\`: SQLite keeps **${ratio('refresh_token', 'sqlite')}** of the in-process store's throughput, Redis **${ratio('refresh_token', 'redis')}**.`,
+    `- \`client_credentials\`: SQLite **${ratio('client_credentials', 'sqlite')}**, Redis **${ratio('client_credentials', 'redis')}** — a JWT access token for a`,
+    '  pre-registered client is not stored: the only key the grant writes in Redis is its rate-limit counter.',
+    '- With Redis the rate-limit counters are in Redis too: one more round trip per request, even with the limits raised',
+    '  out of the way, which is all of its `client_credentials` difference. SQLite and memory count them in the process.',
+    '',
+  ].join('\n');
+}
+
+/** The section of results.md under `heading`, as the last run wrote it. */
+function previousSection(text: string, heading: string): string | undefined {
+  const start = text.indexOf(heading);
+  if (start < 0) return undefined;
+  const next = text.indexOf('\n## ', start + heading.length);
+  return text.slice(start, next < 0 ? undefined : next + 1);
+}
+
+async function main() {
+  const previous = await readFile(RESULTS, 'utf8').catch(() => '');
+  const resource = PARTS.has('resource') ? await resourcePart() : previousSection(previous, RESOURCE_HEADING);
+  const token = PARTS.has('token') ? await tokenPart() : previousSection(previous, TOKEN_HEADING);
+  await writeFile(
+    RESULTS,
+    [
+      '# Benchmarks (`pnpm bench`)',
+      '',
+      'Reproduce with `pnpm bench` (`BENCH_DURATION`, `BENCH_ROUNDS`, `BENCH_CONNECTIONS` change the run; `BENCH_PARTS=token` or',
+      '`resource` runs one part). Figures move with the machine and its load: compare ratios from one run, not absolute numbers',
+      'across machines.',
+      '',
+      ...[resource, token].filter((section): section is string => Boolean(section)),
+    ].join('\n'),
+  );
+  process.stdout.write('\nwritten to bench/results.md\n');
 }
 
 await main();
