@@ -72,8 +72,8 @@ function stateLine(env = process.env): string {
   const store = env.STORE || (env.REDIS_URL ? 'redis' : 'sqlite');
   if (store === 'memory') return 'State lives in the processes (STORE=memory): Ctrl-C loses it.';
   if (store === 'redis') return 'State is kept in Redis (REDIS_URL): it survives Ctrl-C.';
-  const files = env.SQLITE_PATH ? env.SQLITE_PATH : 'auth-server/.data/auth-server.db and resource-server/.data/notes.db';
-  return `State is kept in ${files} (SQLite): it survives Ctrl-C; delete the files to start afresh.`;
+  if (env.SQLITE_PATH) return `State is kept in the SQLite file ${env.SQLITE_PATH}: it survives Ctrl-C.`;
+  return 'State is kept in SQLite files under auth-server/.data/ and resource-server/.data/: it survives Ctrl-C.';
 }
 
 async function waitFor(url: string) {
