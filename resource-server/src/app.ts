@@ -21,16 +21,21 @@ export interface AppDeps {
   /** Upstream tokens by token exchange, for tools that call upstream APIs as the user (default: from the configuration). */
   upstream?: Upstream;
   logger: Logger;
+  /** True once shutdown has begun: /readyz answers 503 while in-flight work finishes. */
+  draining?: () => boolean;
 }
 
 /**
  * Fastify app, in order: Origin check and CORS, metadata, health, then the MCP endpoint
  * behind the bearer gate (authentication, then the per-operation scope decision).
  */
-export async function createApp({ config, verifier, notes, logger, upstream = createUpstream(config) }: AppDeps): Promise<FastifyInstance> {
+export async function createApp({ config, verifier, notes, logger, upstream = createUpstream(config), draining }: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: config.bodyLimit,
+    // While closing, requests on open keep-alive connections are still served (Fastify would
+    // answer 503): the balancer may already have sent them; idle connections are closed.
+    return503OnClosing: false,
     // Request logs name the path without the query string, whichever logger is passed in.
     childLoggerFactory: (parent, bindings, options) =>
       parent.child(bindings, { ...options, serializers: { ...options.serializers, req: serializeRequest } }),
@@ -71,7 +76,7 @@ export async function createApp({ config, verifier, notes, logger, upstream = cr
   registerHealth(app, [
     { name: 'authorizationServer', check: () => verifier.readiness() },
     ...(notes.kind === 'redis' ? [{ name: 'redis', check: () => notes.readiness() }] : []),
-  ]);
+  ], draining);
 
   const mcp = createMcpHandler(mcpServerFactory(notes, upstream), {
     maxRequestBodySize: config.bodyLimit,

@@ -67,6 +67,16 @@ export const configSchema = z.object({
   SQLITE_PATH: unsetIfEmpty(z.string().default(resolve(import.meta.dirname, '..', '.data', 'notes.db'))),
   /** Prefix of every Redis key this server writes. */
   REDIS_KEY_PREFIX: z.string().default('mcp-rs:'),
+  /** On SIGTERM: seconds of answering /readyz 503 while still serving, before the listener closes (balancer reaction time). */
+  SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).max(300).default(0),
+
+  /** The upstream IdP whose APIs tools call as the user: the token exchange `audience`, and where userinfo is discovered. */
+  UPSTREAM_ISSUER: identifierUrl.default('http://localhost:5556/dex'),
+  /** Back-channel base URL of the IdP when its issuer is not reachable from here (containers). */
+  UPSTREAM_INTERNAL_URL: identifierUrl.optional(),
+  /** This server's confidential client at the AS for RFC 8693 token exchange (a CLIENTS_FILE entry with `token_exchange`). */
+  TOKEN_EXCHANGE_CLIENT_ID: unsetIfEmpty(z.string().min(1).optional()),
+  TOKEN_EXCHANGE_CLIENT_SECRET: unsetIfEmpty(z.string().min(1).optional()),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -77,6 +87,7 @@ export const SCOPES = {
   resources: 'mcp:resources',
   prompts: 'mcp:prompts',
   notesWrite: 'notes:write',
+  upstreamRead: 'upstream:read',
 } as const;
 
 function toConfig(env: z.infer<typeof configSchema>) {
@@ -103,9 +114,18 @@ function toConfig(env: z.infer<typeof configSchema>) {
       env.INTROSPECTION_CLIENT_ID && env.INTROSPECTION_CLIENT_SECRET
         ? { clientId: env.INTROSPECTION_CLIENT_ID, clientSecret: env.INTROSPECTION_CLIENT_SECRET }
         : undefined,
+    upstream: {
+      issuer: env.UPSTREAM_ISSUER,
+      internalUrl: env.UPSTREAM_INTERNAL_URL,
+      exchangeClient:
+        env.TOKEN_EXCHANGE_CLIENT_ID && env.TOKEN_EXCHANGE_CLIENT_SECRET
+          ? { clientId: env.TOKEN_EXCHANGE_CLIENT_ID, clientSecret: env.TOKEN_EXCHANGE_CLIENT_SECRET }
+          : undefined,
+    },
     /** Origins allowed to call /mcp from a browser; `'*'` allows any. */
     allowedOrigins: env.ALLOWED_ORIGINS.includes('*') ? ('*' as const) : [...new Set([resource.origin, ...env.ALLOWED_ORIGINS])],
     redis: env.REDIS_URL ? { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX } : undefined,
+    shutdownGraceMs: env.SHUTDOWN_GRACE_SECONDS * 1000,
     store: storeChoice(env),
     scopesSupported: Object.values(SCOPES) as string[],
     challengeScopes: [SCOPES.tools, SCOPES.resources, SCOPES.prompts] as string[],
@@ -127,6 +147,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
     throw new ConfigError(`invalid resource-server configuration:\n${lines.join('\n')}`);
+  }
+  if (Boolean(parsed.data.TOKEN_EXCHANGE_CLIENT_ID) !== Boolean(parsed.data.TOKEN_EXCHANGE_CLIENT_SECRET)) {
+    throw new ConfigError('invalid resource-server configuration:\n  TOKEN_EXCHANGE_CLIENT_ID, TOKEN_EXCHANGE_CLIENT_SECRET: set both or neither');
   }
   if (parsed.data.TOKEN_VERIFIER === 'introspection' && !(parsed.data.INTROSPECTION_CLIENT_ID && parsed.data.INTROSPECTION_CLIENT_SECRET)) {
     throw new ConfigError('invalid resource-server configuration:\n  INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET: must be set when TOKEN_VERIFIER=introspection');

@@ -8,12 +8,14 @@ export interface ReadinessCheck {
 
 /**
  * `/healthz`: the process is up (liveness). `/readyz`: it can serve — tokens can be verified
- * (signing keys cached, or the AS reachable) and, when configured, Redis answers.
+ * (signing keys cached, or the AS reachable) and, when configured, Redis answers — and it is
+ * not shutting down (`draining`: load balancers stop sending new work while it finishes).
  */
-export function registerHealth(app: FastifyInstance, checks: ReadinessCheck[]) {
+export function registerHealth(app: FastifyInstance, checks: ReadinessCheck[], draining: () => boolean = () => false) {
   app.get('/healthz', async (_request, reply) => reply.header('cache-control', 'no-store').send({ status: 'ok' }));
 
   app.get('/readyz', async (_request, reply) => {
+    if (draining()) return reply.code(503).header('cache-control', 'no-store').send({ status: 'draining' });
     const results = await Promise.all(checks.map(async ({ name, check }) => [name, await check().catch((error: unknown) => ({ ok: false, detail: String(error) }))] as const));
     const ready = results.every(([, result]) => result.ok);
     return reply

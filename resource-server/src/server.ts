@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import { createApp } from './app.ts';
 import { IntrospectionVerifier } from './auth/introspect.ts';
@@ -70,7 +71,8 @@ function storeLocation(config: Config): string | undefined {
 export async function startResourceServer(config: Config, logger: Logger = createLogger(config.logLevel), options: StartOptions = {}): Promise<RunningResourceServer> {
   const verifier = options.verifier ?? createVerifier(config, logger);
   const notes = createNotesStore(config, logger);
-  const app = await createApp({ config, verifier, notes, logger });
+  let draining = false;
+  const app = await createApp({ config, verifier, notes, logger, draining: () => draining });
   await app.listen({ host: config.host, port: config.port });
   // Warm the key cache so the first request does not pay for discovery; failure is not fatal (/readyz tells).
   void verifier.readiness().then((ready) => ready.ok || logger.warn({ detail: ready.detail }, 'not ready yet: cannot verify tokens'));
@@ -78,7 +80,15 @@ export async function startResourceServer(config: Config, logger: Logger = creat
     { resource: config.resourceUrl, metadata: config.resourceMetadataUrl, authorizationServer: config.authServer.issuer, tokenVerifier: config.tokenVerifier, notes: notes.kind, notesLocation: storeLocation(config) },
     'resource-server ready',
   );
-  // Once: a second signal waits for the first close (and the notes store's) instead of exiting early.
+  // Shutdown in the order a load balancer needs: not ready, keep serving through the grace
+  // period, stop accepting, finish what was accepted (Fastify's close waits for in-flight
+  // requests), then the notes store. Once: a second signal waits for the first close.
   let closing: Promise<void> | undefined;
-  return { url: config.resourceUrl, app, close: () => (closing ??= app.close()) };
+  const close = async () => {
+    draining = true;
+    logger.info({ graceMs: config.shutdownGraceMs }, 'shutting down: not ready, finishing accepted requests');
+    if (config.shutdownGraceMs > 0) await sleep(config.shutdownGraceMs);
+    await app.close();
+  };
+  return { url: config.resourceUrl, app, close: () => (closing ??= close()) };
 }
