@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 import { MAX_NOTES_PER_USER, NotesLimitError, type NotesStore } from '../src/mcp/notes/store.ts';
 import { createNotesStore } from '../src/server.ts';
@@ -37,15 +37,22 @@ describe.each(Object.keys(backends))('the %s notes store', (name) => {
   beforeEach(() => {
     store = createNotesStore(loadConfig(backends[name]!()), pino({ level: 'silent' }));
   });
-  afterEach(() => store.close());
+  afterEach(async () => {
+    vi.useRealTimers();
+    await store.close();
+  });
 
   it('is the store STORE and REDIS_URL choose', () => {
     expect(store.kind).toBe(name);
   });
 
   it('lists only the owner’s notes, oldest first', async () => {
+    // Notes are ordered by their creation time: the clock moves between them.
+    vi.useFakeTimers({ toFake: ['Date'] });
     const first = await store.add('alice', 'first');
+    vi.setSystemTime(Date.now() + 1000);
     await store.add('bob', 'bob’s');
+    vi.setSystemTime(Date.now() + 1000);
     const second = await store.add('alice', 'second');
     expect(await store.list('alice')).toEqual([first, second]);
     expect((await store.list('bob')).map((note) => note.text)).toEqual(['bob’s']);
