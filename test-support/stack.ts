@@ -12,7 +12,7 @@ import { loadConfig as loadAuthConfig } from '../auth-server/src/config.ts';
 import { startAuthServer } from '../auth-server/src/server.ts';
 import { DEFAULT_DEX_CONFIG } from '../dev-idp/src/config.ts';
 import { loadDexConfig } from '../dev-idp/src/dex-config.ts';
-import { startDevIdp } from '../dev-idp/src/server.ts';
+import { startDevIdp, type DevIdpObservation } from '../dev-idp/src/server.ts';
 import { freePort } from './ports.ts';
 import { startRedis } from './redis.ts';
 import { loadConfig as loadResourceConfig } from '../resource-server/src/config.ts';
@@ -33,6 +33,14 @@ export interface Stack {
    * another port, as behind a load balancer; returns its base URL.
    */
   startAuthServerReplica(): Promise<string>;
+  /** Stops dev-idp and starts it again on the same port: it forgets every token it issued. */
+  restartIdp(): Promise<void>;
+  /** The auth server's key set (signing, cookie and encryption keys). */
+  keysFile: string;
+  /** The private Redis the auth server keeps its state in (default storage), for tests that read the store. */
+  authServerRedisUrl: string | undefined;
+  /** With StackOptions.tokenExchange: the resource server's confidential client at the auth server. */
+  tokenExchangeClient: { clientId: string; clientSecret: string } | undefined;
   close(): Promise<void>;
 }
 
@@ -60,6 +68,17 @@ export interface StackOptions {
    * stack's temporary directory. REDIS_URL or STORE in resourceServerEnv wins.
    */
   resourceServerStorage?: 'sqlite' | 'memory';
+  /**
+   * The resource server as a confidential client of the auth server that may exchange tokens
+   * for the MCP resource (RFC 8693), as `pnpm start` wires it; needs no CLIENTS_FILE in authServerEnv.
+   */
+  tokenExchange?: boolean;
+  /** More CLIENTS_FILE entries beside the resource server's (with tokenExchange). */
+  extraClients?: Record<string, unknown>[];
+  /** Sees every request dev-idp receives and every token it issues. */
+  idpObserver?: (observation: DevIdpObservation) => void;
+  /** Where the resource server logs (default: nowhere). */
+  resourceServerLogger?: Logger;
 }
 
 export { freePort };
@@ -103,7 +122,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const resourcesEnv: Record<string, string> = {};
   if (extraResources.length) {
     const file = join(dataDir, 'resources.json');
-    const scopes = ['mcp:tools', 'mcp:resources', 'mcp:prompts', 'notes:write'];
+    const scopes = ['mcp:tools', 'mcp:resources', 'mcp:prompts', 'notes:write', 'upstream:read'];
     const resources = [
       { url: mcpUrl, scopes, default_scopes: scopes.slice(0, 3) },
       ...extraResources.map((url) => ({ url, scopes, default_scopes: scopes.slice(0, 3), access_token_format: options.extraResourceFormat ?? 'jwt' })),
@@ -112,24 +131,36 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     resourcesEnv.RESOURCES_FILE = file;
   }
 
+  const tokenExchangeClient = options.tokenExchange ? { clientId: 'mcp-resource-server', clientSecret: randomBytes(24).toString('base64url') } : undefined;
+  const exchangeEnv: Record<string, string> = {};
+  if (tokenExchangeClient) {
+    const file = join(dataDir, 'clients.json');
+    const client = { client_id: tokenExchangeClient.clientId, client_secret: tokenExchangeClient.clientSecret, grant_types: [], token_exchange: { resources: [mcpUrl] } };
+    await writeFile(file, JSON.stringify({ clients: [client, ...(options.extraClients ?? [])] }));
+    exchangeEnv.CLIENTS_FILE = file;
+  }
+
   const dex = await loadDexConfig(DEFAULT_DEX_CONFIG, { IDP_CLIENT_SECRET: clientSecret });
-  const idp = await startDevIdp({
+  const idpOptions = {
     dex,
-    port: 0,
     redirectUris: { 'mcp-auth-server': [`${authServerIssuer}/upstream/callback`] },
     logger: silent,
-  });
+    ...(options.idpObserver ? { observe: options.idpObserver } : {}),
+  };
+  let idp = await startDevIdp({ ...idpOptions, port: 0 });
+  const idpIssuer = idp.issuer;
 
   const authEnv = {
     ISSUER: authServerIssuer,
     PORT: String(authPort),
-    IDP_ISSUER: idp.issuer,
+    IDP_ISSUER: idpIssuer,
     IDP_CLIENT_SECRET: clientSecret,
     RESOURCE_URL: mcpUrl,
     LOG_LEVEL: 'silent',
     KEYS_FILE: keysFile,
     ...authStoreEnv,
     ...resourcesEnv,
+    ...exchangeEnv,
     ...options.authServerEnv,
   };
   const startAuth = (env: Record<string, string>) =>
@@ -143,12 +174,18 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     AUTH_SERVER_ISSUER: authServerIssuer,
     LOG_LEVEL: 'silent',
     ...resourceStoreEnv,
+    ...(tokenExchangeClient
+      ? { TOKEN_EXCHANGE_CLIENT_ID: tokenExchangeClient.clientId, TOKEN_EXCHANGE_CLIENT_SECRET: tokenExchangeClient.clientSecret, UPSTREAM_ISSUER: idpIssuer }
+      : {}),
     ...options.resourceServerEnv,
   });
-  const resourceServer = await startResourceServer(resourceConfig, silent);
+  const resourceServer = await startResourceServer(resourceConfig, options.resourceServerLogger ?? silent);
 
   return {
-    idpIssuer: idp.issuer,
+    idpIssuer,
+    keysFile,
+    authServerRedisUrl: redis?.url,
+    tokenExchangeClient,
     authServerIssuer,
     mcpUrl,
     resourceMetadataUrl: resourceConfig.resourceMetadataUrl,
@@ -162,6 +199,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       const replica = await startAuth({ ...authEnv, PORT: String(port) });
       replicas.push(replica);
       return `http://127.0.0.1:${port}`;
+    },
+    async restartIdp() {
+      await idp.close();
+      idp = await startDevIdp({ ...idpOptions, port: Number(new URL(idp.url).port), issuer: idpIssuer });
     },
     async close() {
       await Promise.allSettled([resourceServer.close(), authServer.close(), idp.close(), ...replicas.map((replica) => replica.close())]);

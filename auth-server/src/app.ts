@@ -26,6 +26,8 @@ export interface AppDeps {
   storage: Storage;
   logger: Logger;
   cookieKeys: string[];
+  /** True once shutdown has begun: /readyz answers 503 while in-flight work finishes. */
+  draining?: () => boolean;
 }
 
 /**
@@ -34,7 +36,7 @@ export interface AppDeps {
  * registration, the interaction pages, then oidc-provider for every protocol endpoint (it
  * answers CORS for metadata, JWKS, token, revocation and introspection itself).
  */
-export function createApp({ config, provider, upstream, upstreamTokens, accounts, storage, logger, cookieKeys }: AppDeps): Koa {
+export function createApp({ config, provider, upstream, upstreamTokens, accounts, storage, logger, cookieKeys, draining = () => false }: AppDeps): Koa {
   // With TRUST_PROXY, ctx.ip is read TRUSTED_PROXY_HOPS entries from the right of X-Forwarded-For.
   const app = new Koa({ proxy: config.trustProxy, maxIpsCount: config.trustedProxyHops, keys: cookieKeys });
 
@@ -49,6 +51,12 @@ export function createApp({ config, provider, upstream, upstreamTokens, accounts
       return;
     }
     if (ctx.path === '/readyz') {
+      ctx.set('cache-control', 'no-store');
+      if (draining()) {
+        ctx.status = 503;
+        ctx.body = { status: 'draining' };
+        return;
+      }
       const [store, idp] = await Promise.all([storage.ping(), upstream.ping()]);
       ctx.status = store && idp ? 200 : 503;
       ctx.body = { status: store && idp ? 'ready' : 'not ready', storage: { kind: storage.kind, ok: store }, upstreamIdp: { ok: idp } };

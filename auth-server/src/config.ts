@@ -31,7 +31,7 @@ export const configSchema = z.object({
 
   /** The MCP server this AS issues tokens for: the RFC 8707 resource and the token audience. */
   RESOURCE_URL: identifierUrl.default('http://localhost:3000/mcp'),
-  RESOURCE_SCOPES: csv.default(['mcp:tools', 'mcp:resources', 'mcp:prompts', 'notes:write']),
+  RESOURCE_SCOPES: csv.default(['mcp:tools', 'mcp:resources', 'mcp:prompts', 'notes:write', 'upstream:read']),
   /** Scopes granted when a client asks for none (RFC 6749 §3.3). */
   RESOURCE_DEFAULT_SCOPES: csv.default(['mcp:tools', 'mcp:resources', 'mcp:prompts']),
   ACCESS_TOKEN_TTL: seconds.default(600),
@@ -44,7 +44,10 @@ export const configSchema = z.object({
   IDP_INTERNAL_URL: identifierUrl.optional(),
   IDP_CLIENT_ID: z.string().min(1).default('mcp-auth-server'),
   IDP_CLIENT_SECRET: z.string({ error: 'must be set: the auth server’s client secret at the IdP' }).min(1, 'must not be empty'),
-  IDP_SCOPES: z.string().default('openid email profile'),
+  /** offline_access: Dex issues refresh tokens only then; dropped when the IdP does not list it. */
+  IDP_SCOPES: z.string().default('openid email profile offline_access'),
+  /** Names besides IDP_ISSUER that token exchange accepts as `audience` (upstream APIs that take the IdP's access token). */
+  UPSTREAM_AUDIENCES: csv.default([]),
 
   /** Protected resources as a YAML/JSON file; replaces the RESOURCE_* variables above. */
   RESOURCES_FILE: z.string().min(1).optional(),
@@ -82,6 +85,8 @@ export const configSchema = z.object({
   TRUST_PROXY: z.stringbool().default(false),
   /** How many proxies in front of this server append to X-Forwarded-For; entries left of them are the client's own. */
   TRUSTED_PROXY_HOPS: z.coerce.number().int().min(1).max(10).default(1),
+  /** On SIGTERM: seconds of answering /readyz 503 while still serving, before the listener closes (balancer reaction time). */
+  SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).max(300).default(0),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -109,6 +114,8 @@ function toConfig(env: z.infer<typeof configSchema>) {
       /** Where the IdP sends the user back; must be registered at the IdP (dex/config.yaml). */
       redirectUri: `${env.ISSUER}/upstream/callback`,
     },
+    /** Token exchange `audience` values; the first is the default. */
+    upstreamAudiences: [env.IDP_ISSUER, ...env.UPSTREAM_AUDIENCES.filter((name) => name !== env.IDP_ISSUER)],
     resourcesFile: env.RESOURCES_FILE,
     clientsFile: env.CLIENTS_FILE,
     redisUrl: env.REDIS_URL,
@@ -125,6 +132,7 @@ function toConfig(env: z.infer<typeof configSchema>) {
     cimd: { allowLoopback: env.CIMD_ALLOW_LOOPBACK },
     trustProxy: env.TRUST_PROXY,
     trustedProxyHops: env.TRUSTED_PROXY_HOPS,
+    shutdownGraceMs: env.SHUTDOWN_GRACE_SECONDS * 1000,
     secureCookies: issuer.protocol === 'https:',
   };
 }

@@ -3,6 +3,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
+import { generateSealingKey, type SealingKey } from './upstream-tokens/sealing.ts';
 
 /**
  * Signing keys and cookie keys: loaded from the environment or a keys file, generated and
@@ -10,7 +11,8 @@ import { z } from 'zod';
  *
  * Rotation (src/keys-cli.ts): `rotate` puts a new signing key first (it signs from the next
  * start); older keys stay in the JWKS and keep verifying until `retire` drops them, after
- * the longest token lifetime has passed.
+ * the longest token lifetime has passed. Encryption keys (for the upstream tokens kept at
+ * rest) rotate with them: the first seals, all open; records move to the newest key as read.
  */
 
 /** A private signing key in JWK form, as oidc-provider's `jwks` option takes it. */
@@ -21,9 +23,11 @@ const keySetSchema = z.object({
     .array(z.looseObject({ kty: z.string(), kid: z.string(), alg: z.string(), d: z.string({ error: 'must be a private key (d)' }) }))
     .min(1, 'needs at least one signing key'),
   cookieKeys: z.array(z.string().min(32, 'cookie keys need at least 32 characters')).min(1),
+  /** AES-256-GCM keys (base64url `k`); absent in key sets from before upstream tokens were kept. */
+  encryptionKeys: z.array(z.object({ kid: z.string().min(1), k: z.string().regex(/^[\w-]{43}$/, 'must be 32 bytes in base64url') })).optional(),
 });
 
-export type KeySet = { signingKeys: SigningJwk[]; cookieKeys: string[] };
+export type KeySet = { signingKeys: SigningJwk[]; cookieKeys: string[]; encryptionKeys: SealingKey[] };
 
 export async function generateSigningKey(): Promise<SigningJwk> {
   const { privateKey } = await generateKeyPair('ES256', { extractable: true });
@@ -48,7 +52,11 @@ export async function parseKeySet(text: string, source: string): Promise<KeySet>
   }
   // Every key must be usable: a broken one fails at start-up, not at the first token.
   for (const key of parsed.data.signingKeys) await importJWK(key, key.alg);
-  return { signingKeys: parsed.data.signingKeys.map((key) => ({ ...key, use: 'sig' }) as SigningJwk), cookieKeys: parsed.data.cookieKeys };
+  return {
+    signingKeys: parsed.data.signingKeys.map((key) => ({ ...key, use: 'sig' }) as SigningJwk),
+    cookieKeys: parsed.data.cookieKeys,
+    encryptionKeys: parsed.data.encryptionKeys ?? [],
+  };
 }
 
 export async function readKeySet(file: string): Promise<KeySet | undefined> {
@@ -82,26 +90,35 @@ export async function loadKeys(source: KeySource, log: (message: string) => void
   let keys: KeySet;
   if (source.fromEnv) {
     keys = await parseKeySet(source.fromEnv, 'SIGNING_KEYS');
+    if (keys.encryptionKeys.length === 0) {
+      keys.encryptionKeys = [generateSealingKey()];
+      log('SIGNING_KEYS has no encryptionKeys: upstream tokens are sealed with a key of this process only, unreadable after a restart and by other instances; add one (see the README)');
+    }
   } else {
     const stored = await readKeySet(source.file);
     if (stored) {
       keys = stored;
+      if (keys.encryptionKeys.length === 0) {
+        keys.encryptionKeys = [generateSealingKey()];
+        await writeKeySet(source.file, keys);
+        log(`added an encryption key (for upstream tokens at rest) to ${source.file}`);
+      }
     } else {
-      keys = { signingKeys: [await generateSigningKey()], cookieKeys: [generateCookieKey()] };
+      keys = { signingKeys: [await generateSigningKey()], cookieKeys: [generateCookieKey()], encryptionKeys: [generateSealingKey()] };
       await writeKeySet(source.file, keys);
-      log(`generated a signing key and a cookie key and saved them to ${source.file} (mode 0600); keep this file across restarts`);
+      log(`generated a signing key, a cookie key and an encryption key and saved them to ${source.file} (mode 0600); keep this file across restarts`);
     }
   }
   return source.cookieKeys?.length ? { ...keys, cookieKeys: source.cookieKeys } : keys;
 }
 
-/** A new signing key first; existing keys kept for verification. */
+/** A new signing key and a new encryption key first; existing keys kept for verification and decryption. */
 export async function rotate(keys: KeySet): Promise<KeySet> {
-  return { ...keys, signingKeys: [await generateSigningKey(), ...keys.signingKeys] };
+  return { ...keys, signingKeys: [await generateSigningKey(), ...keys.signingKeys], encryptionKeys: [generateSealingKey(), ...keys.encryptionKeys] };
 }
 
-/** Keeps the newest `keep` signing keys. */
+/** Keeps the newest `keep` signing and encryption keys. */
 export function retire(keys: KeySet, keep: number): KeySet {
   if (keep < 1) throw new Error('at least one signing key must remain');
-  return { ...keys, signingKeys: keys.signingKeys.slice(0, keep) };
+  return { ...keys, signingKeys: keys.signingKeys.slice(0, keep), encryptionKeys: keys.encryptionKeys.slice(0, keep) };
 }

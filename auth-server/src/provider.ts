@@ -12,6 +12,9 @@ import { loopbackRedirectMatches, validateRedirectUris } from './policies/redire
 import { keepOnlyOidcScopes } from './policies/registration-scopes.ts';
 import { resourcePolicy, type ProtectedResource } from './policies/resources.ts';
 import { unauthorizedClientForDisallowedGrants } from './policies/token-error-codes.ts';
+import { installTokenExchange } from './token-exchange/install.ts';
+import { withUpstreamLoginCheck } from './upstream-tokens/grant-binding.ts';
+import type { UpstreamTokens } from './upstream-tokens/index.ts';
 import { errorPage } from './views.ts';
 
 export interface ProviderDeps {
@@ -27,6 +30,10 @@ export interface ProviderDeps {
   logger: Logger;
   /** Every outbound request oidc-provider makes (policies/outbound-fetch.ts). */
   fetch: NonNullable<Configuration['fetch']>;
+  /** The IdP's tokens per grant, handed out by token exchange (upstream-tokens/, token-exchange/). */
+  upstreamTokens: UpstreamTokens;
+  /** Pre-registered clients that may exchange tokens, and the resources whose tokens they may present. */
+  exchangers: Map<string, string[]>;
 }
 
 /** The oidc-provider configuration, as data: everything it decides is decided here or in policies/. */
@@ -109,7 +116,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     pkce: { required: () => true },
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
-      policy: promptPolicy(),
+      policy: withUpstreamLoginCheck(promptPolicy(), deps.upstreamTokens.vault, deps.logger),
     },
     // MCP clients rarely ask for offline_access, and a refresh token that dies with the
     // browser session is useless to a CLI or an agent. Public clients' refresh tokens
@@ -147,6 +154,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   provider.use(unauthorizedClientForDisallowedGrants);
   provider.use(metadataCacheControl);
   provider.on('authorization.error', errorRedirects.onError);
+  installTokenExchange(provider, { upstreamTokens: deps.upstreamTokens, adapter: deps.adapter, exchangers: deps.exchangers, audiences: config.upstreamAudiences, signingKeys: deps.signingKeys, logger: deps.logger });
 
   // RFC 8252 §7.3 for every client, not only `application_type: native` ones.
   const exactMatch = provider.Client.prototype.redirectUriAllowed;

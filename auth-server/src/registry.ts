@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { Config } from './config.ts';
 import { forbiddenGrantTypes, grantTypesProblem } from './policies/client-registration.ts';
 import type { ProtectedResource } from './policies/resources.ts';
+import { TOKEN_EXCHANGE } from './token-exchange/grant.ts';
 
 /**
  * What the operator declares rather than what clients register: the protected resources
@@ -43,8 +44,11 @@ const clientsSchema = z.object({
         redirect_uris: z.array(z.string()).default([]),
         /** May call the introspection endpoint (a resource server). */
         introspection: z.boolean().default(false),
+        /** May exchange users' access tokens for these resources for their upstream IdP tokens (RFC 8693; a resource server). */
+        token_exchange: z.object({ resources: z.array(z.url({ protocol: /^https?$/ })).min(1) }).optional(),
       })
       .refine((client) => client.token_endpoint_auth_method === 'none' || client.client_secret || client.client_secret_env, 'a confidential client needs client_secret or client_secret_env')
+      .refine((client) => !client.token_exchange || client.token_endpoint_auth_method !== 'none', { path: ['token_exchange'], message: 'token exchange needs a confidential client' })
       .superRefine((client, ctx) => {
         const forbidden = forbiddenGrantTypes('configured', client);
         if (forbidden.length) ctx.addIssue({ code: 'custom', path: ['grant_types'], message: `client ${client.client_id}: ${grantTypesProblem('configured', forbidden)}` });
@@ -87,15 +91,22 @@ export interface StaticClients {
   metadata: ClientMetadata[];
   /** Client ids allowed to introspect tokens. */
   introspectors: Set<string>;
+  /** Client id → the resources whose access tokens it may exchange for upstream tokens. */
+  exchangers: Map<string, string[]>;
 }
 
 export async function loadStaticClients(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<StaticClients> {
-  if (!config.clientsFile) return { metadata: [], introspectors: new Set() };
+  if (!config.clientsFile) return { metadata: [], introspectors: new Set(), exchangers: new Map() };
   const parsed = clientsSchema.safeParse(await readStructured(config.clientsFile, 'CLIENTS_FILE'));
   if (!parsed.success) throw explain('CLIENTS_FILE', config.clientsFile, parsed.error);
   const introspectors = new Set<string>();
-  const metadata = parsed.data.clients.map(({ client_secret_env, introspection, ...client }) => {
+  const exchangers = new Map<string, string[]>();
+  const metadata = parsed.data.clients.map(({ client_secret_env, introspection, token_exchange, ...client }) => {
     if (introspection) introspectors.add(client.client_id);
+    if (token_exchange) {
+      exchangers.set(client.client_id, token_exchange.resources.map((url) => url.replace(/\/+$/, '')));
+      (client.grant_types as string[]).push(TOKEN_EXCHANGE);
+    }
     if (client_secret_env) {
       const secret = env[client_secret_env];
       if (!secret) throw new Error(`CLIENTS_FILE: client ${client.client_id}: its secret comes from ${client_secret_env}, which is not set`);
@@ -103,5 +114,5 @@ export async function loadStaticClients(config: Config, env: NodeJS.ProcessEnv =
     }
     return { response_types: client.grant_types.includes('authorization_code') ? ['code'] : [], ...client } as ClientMetadata;
   });
-  return { metadata, introspectors };
+  return { metadata, introspectors, exchangers };
 }

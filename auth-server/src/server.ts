@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AccountStore } from './accounts.ts';
@@ -11,6 +12,10 @@ import { clientUrlFetch } from './policies/outbound-fetch.ts';
 import { createProvider } from './provider.ts';
 import { loadResources, loadStaticClients } from './registry.ts';
 import { UpstreamIdp } from './upstream.ts';
+import { createUpstreamTokens } from './upstream-tokens/index.ts';
+
+/** How long a stopping server waits for requests it accepted before cutting their connections. */
+const SHUTDOWN_DRAIN_MS = 30_000;
 
 export interface RunningAuthServer {
   issuer: string;
@@ -36,8 +41,12 @@ export async function startAuthServer(config: Config, options: StartOptions = {}
     const fetch = clientUrlFetch({ allowLoopback: config.cimd.allowLoopback, ca: options.cimdCa, logger });
     if (config.cimd.allowLoopback) logger.warn('CIMD_ALLOW_LOOPBACK is on: client metadata documents on loopback hosts are fetched (development only)');
 
+    const upstream = new UpstreamIdp({ ...config.idp });
+    const upstreamTokens = createUpstreamTokens({ storage, keys: keys.encryptionKeys, upstream, grantTtl: config.refreshToken.ttl });
     const provider = createProvider({
       config,
+      upstreamTokens,
+      exchangers: clients.exchangers,
       adapter: storage.adapter,
       accounts,
       resources,
@@ -48,8 +57,8 @@ export async function startAuthServer(config: Config, options: StartOptions = {}
       logger,
       fetch,
     });
-    const upstream = new UpstreamIdp({ ...config.idp });
-    const app = createApp({ config, provider, upstream, accounts, storage, logger, cookieKeys: keys.cookieKeys });
+    let draining = false;
+    const app = createApp({ config, provider, upstream, upstreamTokens, accounts, storage, logger, cookieKeys: keys.cookieKeys, draining: () => draining });
 
     const server = createServer(app.callback());
     server.listen(config.port, config.host);
@@ -60,14 +69,22 @@ export async function startAuthServer(config: Config, options: StartOptions = {}
     return {
       issuer: config.issuer,
       server,
+      // Shutdown in the order a load balancer needs: not ready, keep serving through the grace
+      // period, stop accepting, finish what was accepted (idle keep-alive connections close at
+      // once; busy ones after their response, or after SHUTDOWN_DRAIN_MS), then the store.
       // Once: a second signal (Ctrl-C reaches pnpm start's children, which then get SIGTERM
       // too) waits for the first close instead of exiting before the store is closed.
       close: () =>
         (closing ??= (async () => {
+          draining = true;
+          logger.info({ graceMs: config.shutdownGraceMs }, 'shutting down: not ready, finishing accepted requests');
+          if (config.shutdownGraceMs > 0) await sleep(config.shutdownGraceMs);
+          const cutOff = setTimeout(() => server.closeAllConnections(), SHUTDOWN_DRAIN_MS).unref();
           await new Promise<void>((resolve, reject) => {
             server.close((error) => (error ? reject(error) : resolve()));
-            server.closeAllConnections();
+            server.closeIdleConnections();
           });
+          clearTimeout(cutOff);
           await storage.close();
         })()),
     };

@@ -1,4 +1,5 @@
 import * as client from 'openid-client';
+import { tokenSetFrom, type UpstreamTokenSet } from './upstream-tokens/token-set.ts';
 
 /**
  * The auth server as a relying party of the upstream IdP (Dex, or any OIDC provider):
@@ -80,7 +81,7 @@ export class UpstreamIdp {
     };
     const url = client.buildAuthorizationUrl(config, {
       redirect_uri: this.#options.redirectUri,
-      scope: this.#options.scopes,
+      scope: offeredScopes(this.#options.scopes, config.serverMetadata().scopes_supported),
       state: attempt.state,
       nonce: attempt.nonce,
       code_challenge: await client.calculatePKCECodeChallenge(attempt.codeVerifier),
@@ -91,6 +92,11 @@ export class UpstreamIdp {
 
   /** Validates the callback (state, iss, code, ID token signature, nonce) and returns who logged in. */
   async finish(callbackUrl: URL, attempt: UpstreamAttempt): Promise<UpstreamIdentity> {
+    return (await this.finishWithTokens(callbackUrl, attempt)).identity;
+  }
+
+  /** As `finish`, with the IdP's access and refresh tokens (for the token vault, never for the account). */
+  async finishWithTokens(callbackUrl: URL, attempt: UpstreamAttempt): Promise<{ identity: UpstreamIdentity; tokens: UpstreamTokenSet }> {
     const config = await this.configuration();
     // The callback arrives at this server's public URL; openid-client needs the redirect_uri
     // as registered, which is exactly that URL with the response parameters.
@@ -104,13 +110,20 @@ export class UpstreamIdp {
     });
     const claims = tokens.claims();
     if (!claims) throw new Error('the IdP returned no ID token');
-    return {
+    const identity = {
       sub: claims.sub,
       email: typeof claims.email === 'string' ? claims.email : undefined,
       emailVerified: typeof claims.email_verified === 'boolean' ? claims.email_verified : undefined,
       name: typeof claims.name === 'string' ? claims.name : undefined,
     };
+    return { identity, tokens: tokenSetFrom(tokens) };
   }
+}
+
+/** `offline_access` only when the IdP lists it (an IdP that does not may refuse the request). */
+export function offeredScopes(scopes: string, supported: readonly string[] | undefined): string {
+  const requested = scopes.split(' ').filter(Boolean);
+  return requested.filter((scope) => scope !== 'offline_access' || !supported || supported.includes(scope)).join(' ');
 }
 
 /**

@@ -126,6 +126,9 @@ export function providerConfiguration(options: ProviderOptions): Configuration {
       Grant: 24 * 60 * 60,
       RefreshToken: 24 * 60 * 60,
     },
+    // Dex rotates a refresh token on every use; so does dev-idp, so the auth server's
+    // one-refresh-per-grant lock is exercised the way Dex needs it.
+    rotateRefreshToken: true,
     renderError,
   };
 }

@@ -28,7 +28,13 @@ export interface StartDevIdpOptions {
   redirectUris?: Record<string, string[]>;
   /** Default: a silent logger. */
   logger?: Logger;
+  /** Sees every request and every token issuance (tests count refreshes and the bearer tokens the IdP receives). */
+  observe?: (observation: DevIdpObservation) => void;
 }
+
+export type DevIdpObservation =
+  | { kind: 'request'; method: string; path: string; bearerToken: string | undefined }
+  | { kind: 'tokens_issued'; grantType: string; clientId: string | undefined };
 
 export interface DevIdp {
   /** The OIDC issuer; discovery is at `${issuer}/.well-known/openid-configuration`. */
@@ -108,6 +114,12 @@ export async function startDevIdp(options: StartDevIdpOptions): Promise<DevIdp> 
       redirectUris: options.redirectUris,
     });
     logProviderEvents(provider, logger);
+    const { observe } = options;
+    if (observe) {
+      provider.on('grant.success', (ctx: KoaContextWithOIDC) =>
+        observe({ kind: 'tokens_issued', grantType: String(ctx.oidc.params?.grant_type), clientId: ctx.oidc.client?.clientId }),
+      );
+    }
 
     const app = new Koa();
     // koa-mount runs the provider's middleware on *this* app's context, so cookies it sets
@@ -116,6 +128,12 @@ export async function startDevIdp(options: StartDevIdpOptions): Promise<DevIdp> 
     app.keys = provider.keys;
     app.silent = true;
     app.on('error', (err: Error) => logger.error({ err }, 'unhandled request error'));
+    if (observe) {
+      app.use(async (ctx, next) => {
+        observe({ kind: 'request', method: ctx.method, path: ctx.path, bearerToken: /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'))?.[1] });
+        await next();
+      });
+    }
     app.use(interactionRoutes({ provider, users, prefix: interactionsPath, logger }).routes());
     app.use(mountPath ? mount(mountPath, provider) : mount(provider));
     server.on('request', app.callback());

@@ -66,7 +66,7 @@ describe('protected resource metadata (RFC 9728)', () => {
     expect(await response.json()).toEqual({
       resource: stack.mcpUrl,
       authorization_servers: [stack.authServerIssuer],
-      scopes_supported: ['mcp:tools', 'mcp:resources', 'mcp:prompts', 'notes:write'],
+      scopes_supported: ['mcp:tools', 'mcp:resources', 'mcp:prompts', 'notes:write', 'upstream:read'],
       bearer_methods_supported: ['header'],
       resource_name: 'MCP OAuth reference server',
     });

@@ -26,7 +26,7 @@ describe('per-operation scopes (real stack, tokens from the real OAuth flow)', (
   it('lets mcp:tools list and call the reading tools', async () => {
     const listed = await mcp(stack.mcpUrl, { token: tokens.toolsOnly, method: 'tools/list' });
     expect(listed.status).toBe(200);
-    expect(listed.body.result.tools.map((tool: { name: string }) => tool.name).sort()).toEqual(['notes_add', 'notes_delete', 'notes_list', 'whoami']);
+    expect(listed.body.result.tools.map((tool: { name: string }) => tool.name).sort()).toEqual(['notes_add', 'notes_delete', 'notes_list', 'upstream_profile', 'whoami']);
     expect((await callTool(stack.mcpUrl, tokens.toolsOnly, 'whoami')).structuredContent.scopes).toEqual(['mcp:tools']);
     expect(await notesOf(tokens.toolsOnly)).toEqual([]);
   });

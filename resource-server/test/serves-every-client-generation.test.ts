@@ -59,7 +59,7 @@ describe('MCP 2026-07-28 client: SDK v2 with versionNegotiation auto', () => {
     expect(client.getNegotiatedProtocolVersion()).toBe('2026-07-28');
 
     const tools = await client.listTools();
-    expect(tools.tools.map((tool) => tool.name).sort()).toEqual(['notes_add', 'notes_delete', 'notes_list', 'whoami']);
+    expect(tools.tools.map((tool) => tool.name).sort()).toEqual(['notes_add', 'notes_delete', 'notes_list', 'upstream_profile', 'whoami']);
     const who = await client.callTool({ name: 'whoami', arguments: {} });
     expect(who.structuredContent).toMatchObject({ email: 'alice@example.com', scopes: ['mcp:tools', 'mcp:resources', 'mcp:prompts'] });
     // Stateless 2026-07-28 requests with the mirrored headers, no initialize.

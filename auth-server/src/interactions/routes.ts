@@ -6,6 +6,7 @@ import { errors, type InteractionResults } from 'oidc-provider';
 import type { AccountStore } from '../accounts.ts';
 import type { Logger } from '../log.ts';
 import type { UpstreamAttempt, UpstreamIdp } from '../upstream.ts';
+import type { UpstreamTokenVault } from '../upstream-tokens/vault.ts';
 import { consentPage, errorPage } from '../views.ts';
 import { describeScope } from './scopes.ts';
 
@@ -30,12 +31,14 @@ interface PendingLogin extends UpstreamAttempt {
 export interface InteractionDeps {
   provider: Provider;
   upstream: UpstreamIdp;
+  /** Keeps what the IdP returned (sealed) until the grant of this sign-in exists. */
+  upstreamTokens: Pick<UpstreamTokenVault, 'keepLogin'>;
   accounts: AccountStore;
   logger: Logger;
   secureCookies: boolean;
 }
 
-export function interactionRoutes({ provider, upstream, accounts, logger, secureCookies }: InteractionDeps): Router {
+export function interactionRoutes({ provider, upstream, upstreamTokens, accounts, logger, secureCookies }: InteractionDeps): Router {
   const router = new Router();
 
   router.use(async (ctx, next) => {
@@ -137,15 +140,17 @@ export function interactionRoutes({ provider, upstream, accounts, logger, secure
       return;
     }
 
-    let identity;
+    let identity, tokens;
     try {
-      identity = await upstream.finish(new URL(ctx.href), pending);
+      ({ identity, tokens } = await upstream.finishWithTokens(new URL(ctx.href), pending));
     } catch (error) {
       logger.warn({ err: describeError(error) }, 'upstream code exchange failed');
       renderError(ctx, 502, 'Sign-in failed', 'The identity provider’s answer could not be verified. Start again from the application.');
       return;
     }
     await accounts.upsert(identity);
+    // Without them the MCP sign-in still works; a tool needing the IdP asks for a new sign-in.
+    await upstreamTokens.keepLogin(pending.uid, identity.sub, tokens).catch((error: unknown) => logger.warn({ err: describeError(error) }, 'could not keep the upstream tokens'));
     logger.info({ sub: identity.sub }, 'user signed in through the upstream IdP');
     await finish(ctx, provider, { login: { accountId: identity.sub } });
   });

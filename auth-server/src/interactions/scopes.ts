@@ -4,6 +4,7 @@ const DESCRIPTIONS: Record<string, string> = {
   'mcp:resources': 'list and read resources',
   'mcp:prompts': 'list and use prompts',
   'notes:write': 'add and delete your notes',
+  'upstream:read': 'let tools read your data at the identity provider, as you',
   openid: 'know your user identifier',
   email: 'see your email address',
   profile: 'see your name',

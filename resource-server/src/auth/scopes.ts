@@ -13,6 +13,7 @@ export const TOOL_SCOPES: Readonly<Record<string, readonly string[]>> = {
   notes_list: [SCOPES.tools],
   notes_add: [SCOPES.tools, SCOPES.notesWrite],
   notes_delete: [SCOPES.tools, SCOPES.notesWrite],
+  upstream_profile: [SCOPES.tools, SCOPES.upstreamRead],
 };
 
 const METHOD_SCOPES: Readonly<Record<string, readonly string[]>> = {

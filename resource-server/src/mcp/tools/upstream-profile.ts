@@ -1,0 +1,51 @@
+import type { AuthInfo, McpServer } from '@modelcontextprotocol/server';
+import * as z from 'zod/v4';
+import { UpstreamSignInRequired, UpstreamUnavailable, type Upstream } from '../../upstream/index.ts';
+
+const output = z.object({
+  issuer: z.string().describe('the identity provider that answered'),
+  profile: z.record(z.string(), z.unknown()).describe('its userinfo response: sub, email, name, …'),
+});
+
+/**
+ * `upstream_profile`: what the upstream IdP says about the caller, from its userinfo endpoint,
+ * called with the user's own upstream access token (token exchange at the AS). The MCP access
+ * token goes to the AS only, never to the IdP.
+ */
+export function registerUpstreamProfile(server: McpServer, auth: AuthInfo, upstream: Upstream) {
+  server.registerTool(
+    'upstream_profile',
+    {
+      title: 'Profile at the identity provider',
+      description: 'Returns what the upstream identity provider itself says about the signed-in user (its userinfo), fetched as that user.',
+      inputSchema: z.object({}),
+      outputSchema: output,
+      annotations: { readOnlyHint: true, openWorldHint: true },
+    },
+    async () => {
+      try {
+        let token = await upstream.tokenFor(auth);
+        let profile;
+        try {
+          profile = await upstream.userinfo.fetch(token.accessToken, token.tokenType);
+        } catch (error) {
+          if (!(error instanceof UpstreamSignInRequired)) throw error;
+          // The cached token may have been replaced at the AS: one more exchange, then give up.
+          upstream.forget(auth);
+          token = await upstream.tokenFor(auth);
+          profile = await upstream.userinfo.fetch(token.accessToken, token.tokenType);
+        }
+        const result = { issuer: upstream.issuer, profile };
+        return { content: [{ type: 'text', text: JSON.stringify(result, null, 2) }], structuredContent: result };
+      } catch (error) {
+        const text =
+          error instanceof UpstreamSignInRequired
+            ? `Sign in again: ${error.message}. Log in to this MCP server once more (the identity provider will ask for your password), then retry.`
+            : error instanceof UpstreamUnavailable
+              ? `The identity provider cannot be reached right now: ${error.message}. Try again shortly.`
+              : 'The profile could not be fetched. Try again shortly.';
+        return { isError: true, content: [{ type: 'text', text }] };
+      }
+    },
+  );
+}
