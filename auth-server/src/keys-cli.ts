@@ -23,11 +23,11 @@ switch (command) {
     break;
   case 'rotate':
     await writeKeySet(keysFile, await rotate(keys));
-    console.log('added a new signing key; restart every auth-server instance for it to sign');
+    console.log('added a new signing key and a new encryption key; restart every auth-server instance for them to be used');
     break;
   case 'retire':
     await writeKeySet(keysFile, retire(keys, Number(argument ?? 1)));
-    console.log('retired older signing keys; restart every auth-server instance');
+    console.log('retired older signing and encryption keys; restart every auth-server instance');
     break;
   default:
     console.error(`unknown command ${command}: use list, rotate or retire [keep]`);

@@ -40,7 +40,7 @@ export function registerUpstreamProfile(server: McpServer, auth: AuthInfo, upstr
       } catch (error) {
         const text =
           error instanceof UpstreamSignInRequired
-            ? `Sign in again: ${error.message}. Log in to this MCP server once more (the identity provider will ask for your password), then retry.`
+            ? `Sign in again to use this tool (${error.message}). Log in to this MCP server once more — the identity provider will ask you to sign in — then retry.`
             : error instanceof UpstreamUnavailable
               ? `The identity provider cannot be reached right now: ${error.message}. Try again shortly.`
               : 'The profile could not be fetched. Try again shortly.';
