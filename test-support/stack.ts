@@ -35,6 +35,8 @@ export interface Stack {
   startAuthServerReplica(): Promise<string>;
   /** Stops dev-idp and starts it again on the same port: it forgets every token it issued. */
   restartIdp(): Promise<void>;
+  /** Stops dev-idp: an IdP outage (restartIdp brings it back on the same port). */
+  stopIdp(): Promise<void>;
   /** The auth server's key set (signing, cookie and encryption keys). */
   keysFile: string;
   /** The private Redis the auth server keeps its state in (default storage), for tests that read the store. */
@@ -200,8 +202,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       replicas.push(replica);
       return `http://127.0.0.1:${port}`;
     },
-    async restartIdp() {
+    async stopIdp() {
       await idp.close();
+    },
+    async restartIdp() {
+      await idp.close().catch(() => {}); // already stopped by stopIdp
       idp = await startDevIdp({ ...idpOptions, port: Number(new URL(idp.url).port), issuer: idpIssuer });
     },
     async close() {

@@ -9,6 +9,7 @@ import type { UpstreamAttempt, UpstreamIdp } from '../upstream.ts';
 import type { UpstreamTokenVault } from '../upstream-tokens/vault.ts';
 import { consentPage, errorPage } from '../views.ts';
 import { describeScope } from './scopes.ts';
+import { malformedCallback, upstreamFault } from './upstream-faults.ts';
 
 /**
  * The interaction endpoints oidc-provider sends the browser to:
@@ -60,7 +61,17 @@ export function interactionRoutes({ provider, upstream, upstreamTokens, accounts
     const { prompt, params, uid } = details;
 
     if (prompt.name === 'login') {
-      const { url, attempt } = await upstream.start(uid);
+      let started;
+      try {
+        started = await upstream.start(uid);
+      } catch (error) {
+        if (upstreamFault(error) !== 'unreachable') throw error;
+        logger.warn({ err: describeError(error) }, 'upstream IdP unreachable: login not started');
+        ctx.set('retry-after', '10');
+        renderError(ctx, 503, 'Sign-in unavailable', 'The identity provider is unavailable right now. Try again shortly.');
+        return;
+      }
+      const { url, attempt } = started;
       const pending: PendingLogin = { uid, ...attempt };
       ctx.cookies.set(UPSTREAM_COOKIE, Buffer.from(JSON.stringify(pending)).toString('base64url'), {
         signed: true,
@@ -130,6 +141,12 @@ export function interactionRoutes({ provider, upstream, upstreamTokens, accounts
     }
     ctx.cookies.set(UPSTREAM_COOKIE, null, { path: `/interaction/${pending.uid}` });
 
+    const malformed = malformedCallback(ctx.query);
+    if (malformed) {
+      logger.info({ reason: malformed }, 'malformed upstream callback');
+      renderError(ctx, 400, 'Sign-in failed', 'The answer from the identity provider was malformed. Start again from the application.');
+      return;
+    }
     const upstreamError = ctx.query.error;
     if (typeof upstreamError === 'string') {
       logger.info({ upstreamError }, 'upstream login ended without a user');
@@ -144,8 +161,16 @@ export function interactionRoutes({ provider, upstream, upstreamTokens, accounts
     try {
       ({ identity, tokens } = await upstream.finishWithTokens(new URL(ctx.href), pending));
     } catch (error) {
-      logger.warn({ err: describeError(error) }, 'upstream code exchange failed');
-      renderError(ctx, 502, 'Sign-in failed', 'The identity provider’s answer could not be verified. Start again from the application.');
+      const fault = upstreamFault(error);
+      logger.warn({ err: describeError(error), fault }, 'upstream code exchange failed');
+      if (fault === 'unreachable') {
+        ctx.set('retry-after', '10');
+        renderError(ctx, 503, 'Sign-in unavailable', 'The identity provider could not be reached to finish your sign-in. Start again from the application in a moment.');
+      } else if (fault === 'refused') {
+        renderError(ctx, 400, 'Sign-in failed', 'The identity provider refused to complete this sign-in (it may have expired). Start again from the application.');
+      } else {
+        renderError(ctx, 502, 'Sign-in failed', 'The identity provider’s answer could not be verified. Start again from the application.');
+      }
       return;
     }
     await accounts.upsert(identity);
