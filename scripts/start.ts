@@ -14,6 +14,14 @@ const root = resolve(import.meta.dirname, '..');
 // The auth server's secret at the IdP: both read it from the environment; a fresh one per run
 // unless the developer pinned one, so no secret is ever written in the repository.
 const idpClientSecret = process.env.IDP_CLIENT_SECRET ?? randomBytes(24).toString('base64url');
+// Likewise the resource server's secret at the auth server (token exchange, auth-server/clients.yaml).
+const resourceServerClientSecret = process.env.RESOURCE_SERVER_CLIENT_SECRET ?? randomBytes(24).toString('base64url');
+const tokenExchangeEnv = {
+  RESOURCE_SERVER_CLIENT_SECRET: resourceServerClientSecret,
+  CLIENTS_FILE: process.env.CLIENTS_FILE ?? resolve(root, 'auth-server', 'clients.yaml'),
+  TOKEN_EXCHANGE_CLIENT_ID: process.env.TOKEN_EXCHANGE_CLIENT_ID ?? 'mcp-resource-server',
+  TOKEN_EXCHANGE_CLIENT_SECRET: resourceServerClientSecret,
+};
 
 const services = [
   { name: 'dev-idp', color: 35, health: 'http://127.0.0.1:5556/dex/.well-known/openid-configuration' },
@@ -53,7 +61,7 @@ process.on('SIGTERM', () => stop(0));
 function launch(service: (typeof services)[number]) {
   const child = spawn(process.execPath, ['src/main.ts'], {
     cwd: resolve(root, service.name),
-    env: { ...process.env, IDP_CLIENT_SECRET: idpClientSecret },
+    env: { ...process.env, IDP_CLIENT_SECRET: idpClientSecret, ...tokenExchangeEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);

@@ -10,6 +10,7 @@ import { parse } from 'yaml';
 import { loadConfig as loadAuthConfig } from '../src/config.ts';
 import { loadConfig as loadResourceConfig } from '../../resource-server/src/config.ts';
 import { parseDexConfig } from '../../dev-idp/src/dex-config.ts';
+import { loadStaticClients } from '../src/registry.ts';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const compose = parse(readFileSync(resolve(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
@@ -85,6 +86,18 @@ describe('docker-compose.yml', () => {
     expect(auth.redisUrl).toBe('redis://redis:6379');
   });
 
+  it('lets the resource server exchange tokens at the auth server with one shared secret variable, and reach Dex for userinfo', async () => {
+    const authService = compose.services['auth-server']!;
+    const mount = authService.volumes!.find((entry) => entry.endsWith(`:${auth.clientsFile}:ro`))!;
+    const clients = await loadStaticClients({ ...auth, clientsFile: resolve(root, mount.split(':')[0]!) }, { RESOURCE_SERVER_CLIENT_SECRET: 'compose-test' });
+    expect(clients.exchangers.get(resource.upstream.exchangeClient!.clientId)).toEqual([resource.resourceUrl]);
+    const secretVariable = compose.services['resource-server']!.environment!.TOKEN_EXCHANGE_CLIENT_SECRET!;
+    expect(secretVariable).toMatch(/^\$\{RESOURCE_SERVER_CLIENT_SECRET:\?/);
+    expect(authService.environment!.RESOURCE_SERVER_CLIENT_SECRET).toBe(secretVariable);
+    expect(resource.upstream.issuer).toBe(dex.issuer);
+    expect(new URL(resource.upstream.internalUrl!).origin).toBe(new URL(auth.idp.internalUrl!).origin);
+  });
+
   it('binds tokens to the resource the resource server serves, published on its port', () => {
     expect(auth.resource.url).toBe(resource.resourceUrl);
     const resourcePort = Number(new URL(resource.resourceUrl).port);
@@ -102,6 +115,7 @@ describe('dex/config.yaml', () => {
   it('matches the defaults the services use without any configuration (pnpm start)', () => {
     const defaults = loadAuthConfig({ IDP_CLIENT_SECRET: SECRET });
     expect(defaults.idp.issuer).toBe(dex.issuer);
+    expect(loadResourceConfig({}).upstream.issuer).toBe(dex.issuer);
     expect(dex.staticClients.find((client) => client.id === defaults.idp.clientId)!.redirectURIs).toContain(defaults.idp.redirectUri);
   });
 });
