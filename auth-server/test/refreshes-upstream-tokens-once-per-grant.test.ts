@@ -1,7 +1,7 @@
 /**
  * When the upstream access token has expired, the token exchange refreshes it at the IdP
  * first — once per grant, however many exchanges arrive at once and on however many
- * auth-server instances (a lock in Redis; in process for a single instance). dev-idp rotates
+ * auth-server instances (a lock in Redis; in process for a single instance, on SQLite or memory). dev-idp rotates
  * refresh tokens as Dex does, so a second refresh with the same one would fail. When the IdP
  * refuses the refresh, the upstream tokens are dropped, the answer says to sign in again, and
  * the next authorization goes through the IdP's login once more. The clock is moved, never
@@ -23,6 +23,7 @@ afterEach(() => {
 
 describe.each([
   { storage: 'redis' as const, instances: 2 },
+  { storage: 'sqlite' as const, instances: 1 },
   { storage: 'memory' as const, instances: 1 },
 ])('upstream refresh on $storage storage with $instances auth-server instance(s)', ({ storage, instances }) => {
   let stack: Stack;
