@@ -19,7 +19,12 @@ export interface TestRedis {
   stop(): Promise<void>;
 }
 
-export async function startRedis(): Promise<TestRedis> {
+/**
+ * `port`: a local redis-server on exactly this port — to bring Redis back where a server
+ * under test expects it after an outage (it starts empty: nothing is saved).
+ */
+export async function startRedis(options: { port?: number } = {}): Promise<TestRedis> {
+  if (options.port !== undefined) return startLocal(options.port);
   const container = await startContainer().catch(() => undefined);
   return container ?? startLocal();
 }
@@ -32,8 +37,8 @@ async function startContainer(): Promise<TestRedis | undefined> {
   return { url: started.getConnectionUrl(), kind: 'container', stop: async () => void (await started.stop()) };
 }
 
-async function startLocal(): Promise<TestRedis> {
-  const port = await freePort();
+async function startLocal(fixedPort?: number): Promise<TestRedis> {
+  const port = fixedPort ?? (await freePort());
   const dir = await mkdtemp(join(tmpdir(), 'test-redis-'));
   const child: ChildProcess = spawn(
     'redis-server',

@@ -59,7 +59,12 @@ export function createApp({ config, provider, upstream, upstreamTokens, accounts
       }
       const [store, idp] = await Promise.all([storage.ping(), upstream.ping()]);
       ctx.status = store && idp ? 200 : 503;
-      ctx.body = { status: store && idp ? 'ready' : 'not ready', storage: { kind: storage.kind, ok: store }, upstreamIdp: { ok: idp } };
+      const where = storage.location ? `${storage.kind} at ${storage.location}` : storage.kind;
+      ctx.body = {
+        status: store && idp ? 'ready' : 'not ready',
+        storage: { kind: storage.kind, ok: store, ...(store ? {} : { detail: `${where} is not reachable` }) },
+        upstreamIdp: { ok: idp },
+      };
       return;
     }
     await next();

@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import type { Adapter, AdapterFactory } from 'oidc-provider';
 import { ConfigError, type StoreChoice } from '../config.ts';
@@ -7,6 +9,9 @@ import { MemoryAdapter, MemoryStore } from './memory.ts';
 import { RedisAdapter } from './redis.ts';
 import { SqliteFileError } from './sqlite-file.ts';
 import { SqliteStore } from './sqlite.ts';
+import { guardFactory, sqliteFailure, StorageUnavailableError } from './unavailable.ts';
+
+export { StorageUnavailableError };
 
 /**
  * Where the auth server keeps its state: a SQLite file (the default, one instance), Redis
@@ -22,6 +27,8 @@ export interface Storage {
   close(): Promise<void>;
   /** The shared client, for other Redis users (rate limits). */
   redis?: Redis;
+  /** Whether an error from this store (or a user of its client) means the store is down. */
+  isUnavailable(error: unknown): boolean;
 }
 
 export interface StorageOptions {
@@ -57,6 +64,7 @@ function memoryStorage({ policy, logger }: StorageOptions): Storage {
     adapter: perModel((name) => new MemoryAdapter(name, store, policy)),
     ping: async () => true,
     close: async () => {},
+    isUnavailable: () => false,
   };
 }
 
@@ -73,23 +81,48 @@ function sqliteStorage(path: string, { policy, logger, sweepIntervalMs }: Storag
   return {
     kind: 'sqlite',
     location: path,
-    adapter: perModel((name) => store.adapter(name, policy)),
+    adapter: guardFactory(perModel((name) => store.adapter(name, policy)), sqliteFailure),
     ping: async () => store.ping(),
     close: async () => store.close(),
+    isUnavailable: sqliteFailure,
   };
 }
 
+/**
+ * Redis may be down at start-up and may go away later: the server starts anyway and
+ * ioredis keeps reconnecting; meanwhile /readyz names Redis as not reachable, and requests
+ * that need it get 503 temporarily_unavailable at once.
+ */
+const STARTUP_WAIT_MS = 2000;
+
 async function redisStorage(url: string, { policy, logger }: StorageOptions): Promise<Storage> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2 });
-  redis.on('error', (error) => logger.error({ err: { type: error.name, message: error.message } }, 'redis connection error'));
-  await redis.connect();
   const host = new URL(url).host;
+  // No offline queue: while the connection is down a command fails at once (503) instead of
+  // holding the request through reconnection back-off.
+  const redis = new Redis(url, { maxRetriesPerRequest: 2, enableOfflineQueue: false });
+  let reported = false;
+  redis.on('error', (error) => {
+    // One line per outage, not one per reconnection attempt.
+    if (!reported) logger.error({ err: { type: error.name, message: error.message }, redis: host }, 'Redis is not reachable; retrying (requests that need it answer 503 meanwhile)');
+    reported = true;
+  });
+  redis.on('ready', () => {
+    if (reported) logger.info({ redis: host }, 'Redis is reachable again');
+    reported = false;
+  });
+  // Give a reachable Redis the moment it takes to connect, so the first requests find it
+  // ready; an unreachable one (its first connection error) does not hold up the start.
+  await Promise.race([once(redis, 'ready').catch(() => undefined), sleep(STARTUP_WAIT_MS)]);
   logger.info({ redis: host }, 'state is kept in Redis');
+  // A command fails while the connection is not ready, or with a connection-level error;
+  // Redis's own replies (ReplyError) are answers, not outages.
+  const isUnavailable = (error: unknown) => redis.status !== 'ready' || (error instanceof Error && error.name !== 'ReplyError' && /connection|ECONNREFUSED|ETIMEDOUT|max retries/i.test(error.message));
   return {
     kind: 'redis',
     location: host,
     redis,
-    adapter: perModel((name) => new RedisAdapter(name, redis, policy)),
+    isUnavailable,
+    adapter: guardFactory(perModel((name) => new RedisAdapter(name, redis, policy)), isUnavailable),
     ping: async () => (await redis.ping().catch(() => 'down')) === 'PONG',
     close: async () => void (await redis.quit().catch(() => redis.disconnect())),
   };

@@ -1,19 +1,31 @@
 import type { Context, Middleware } from 'koa';
+import { StorageUnavailableError } from '../adapters/unavailable.ts';
 import { describeError } from '../interactions/routes.ts';
 import type { Logger } from '../log.ts';
 import { errorPage } from '../views.ts';
 
+/** Seconds a client is asked to wait when a dependency is down. */
+const RETRY_AFTER_SECONDS = '5';
+
 /**
  * The last word on a request that failed with an exception. Never a stack trace, and never a
  * 500 for what is the client's fault: an error that carries a 4xx status (a body that is too
- * large or unreadable, from the body parsers) keeps it. Browsers get a page in the common
- * layout, API clients an OAuth-style JSON error.
+ * large or unreadable, from the body parsers) keeps it. A store that is down is a 503 with
+ * Retry-After — here, and on the 503s oidc-provider answers itself. Browsers get a page in
+ * the common layout, API clients an OAuth-style JSON error.
  */
 export function errorBoundary(logger: Logger): Middleware {
   return async (ctx, next) => {
     try {
       await next();
+      if (ctx.status === 503 && !ctx.response.get('retry-after')) ctx.set('retry-after', RETRY_AFTER_SECONDS);
     } catch (error) {
+      if (error instanceof StorageUnavailableError) {
+        logger.warn({ err: describeError(error.cause), path: ctx.path }, 'storage unavailable');
+        ctx.set('retry-after', RETRY_AFTER_SECONDS);
+        respond(ctx, 503, { error: 'temporarily_unavailable', error_description: error.error_description }, 'Temporarily unavailable', 'This server cannot reach its storage right now. Try again in a moment.');
+        return;
+      }
       const status = clientErrorStatus(error);
       if (status) {
         logger.info({ status, path: ctx.path, reason: (error as Error).message }, 'request refused');

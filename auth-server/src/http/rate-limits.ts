@@ -2,6 +2,7 @@ import type Koa from 'koa';
 import type { Middleware } from 'koa';
 import ratelimit from 'koa-ratelimit';
 import type { Storage } from '../adapters/index.ts';
+import { StorageUnavailableError } from '../adapters/unavailable.ts';
 import type { RouteName } from './provider-routes.ts';
 
 export interface RateLimitOptions {
@@ -29,7 +30,11 @@ export function rateLimits({ routeOf, perMinute, storage }: RateLimitOptions): M
     const route = routeOf(ctx.path);
     if (!route || (route.below && route.name !== 'registration')) return next();
     const limit = limiters.get(route.name);
-    return limit ? limit(ctx, next) : next();
+    if (!limit) return next();
+    // The counters live in the store: when it is down, so is this endpoint (503, not 500).
+    return limit(ctx, next).catch((error: unknown) => {
+      throw !(error instanceof StorageUnavailableError) && storage.isUnavailable(error) ? new StorageUnavailableError(error) : error;
+    });
   };
 }
 
