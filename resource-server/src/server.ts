@@ -11,6 +11,7 @@ import { RedisNotesStore } from './mcp/notes/redis.ts';
 import { SqliteFileError } from './mcp/notes/sqlite-file.ts';
 import { SqliteNotesStore } from './mcp/notes/sqlite.ts';
 import type { NotesStore } from './mcp/notes/store.ts';
+import { withUnavailableAsError } from './mcp/notes/unavailable.ts';
 
 export interface RunningResourceServer {
   url: string;
@@ -45,13 +46,13 @@ export function createVerifier(config: Config, logger: Logger): TokenVerifier {
 /** The notes store STORE chooses: a SQLite file (default), Redis (several instances) or this process. */
 export function createNotesStore(config: Config, logger: Logger): NotesStore {
   const { store } = config;
-  if (store.kind === 'redis') return new RedisNotesStore({ url: store.url, keyPrefix: store.keyPrefix, logger });
+  if (store.kind === 'redis') return withUnavailableAsError(new RedisNotesStore({ url: store.url, keyPrefix: store.keyPrefix, logger }));
   if (store.kind === 'memory') {
     logger.warn('STORE=memory: notes are kept IN THIS PROCESS ONLY — lost on restart and not shared between instances; unset STORE to keep them in a SQLite file');
     return new MemoryNotesStore();
   }
   try {
-    const notes = new SqliteNotesStore(store.path);
+    const notes = withUnavailableAsError(new SqliteNotesStore(store.path));
     logger.info({ sqlite: store.path }, 'notes are kept in a SQLite file (one instance; several need STORE=redis)');
     return notes;
   } catch (error) {

@@ -115,4 +115,10 @@ describe('HTTP hygiene with a configured allow-list and Redis (real stack)', () 
     // Liveness is not readiness: the process is still up.
     expect((await fetch(new URL('/healthz', stack.mcpUrl))).status).toBe(200);
   });
+
+  it('tells the user in the tool result that the notes storage is unavailable (Redis is down now)', async () => {
+    const response = await mcp(stack.mcpUrl, { token, method: 'tools/call', params: { name: 'notes_list', arguments: {} } });
+    expect(response.status).toBe(200);
+    expect(response.body.result).toMatchObject({ content: [{ type: 'text', text: 'The notes storage is unavailable right now; try again shortly.' }], isError: true });
+  });
 });

@@ -35,3 +35,11 @@ export class NotesLimitError extends Error {
 export function byCreation(a: Note, b: Note): number {
   return a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : 1;
 }
+
+/** The store could not be reached; the message is what the user reads in the tool result. */
+export class NotesUnavailableError extends Error {
+  override name = 'NotesUnavailableError';
+  constructor(options?: { cause: unknown }) {
+    super('The notes storage is unavailable right now; try again shortly.', options);
+  }
+}
