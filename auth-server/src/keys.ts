@@ -1,7 +1,8 @@
 import { exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { generateSealingKey, type SealingKey } from './upstream-tokens/sealing.ts';
 
@@ -9,10 +10,16 @@ import { generateSealingKey, type SealingKey } from './upstream-tokens/sealing.t
  * Signing keys and cookie keys: loaded from the environment or a keys file, generated and
  * persisted once when absent — never per start, or every token would die on restart.
  *
- * Rotation (src/keys-cli.ts): `rotate` puts a new signing key first (it signs from the next
- * start); older keys stay in the JWKS and keep verifying until `retire` drops them, after
- * the longest token lifetime has passed. Encryption keys (for the upstream tokens kept at
- * rest) rotate with them: the first seals, all open; records move to the newest key as read.
+ * Rotation (src/keys-cli.ts) is staged, so that no valid token is ever refused: `rotate`
+ * adds a new key at the end — published in the JWKS, not signing — and resource servers
+ * pick it up within their JWKS max age; `promote` then makes it sign (first in the set); the
+ * previous key keeps verifying until `retire` drops it, after the longest token lifetime.
+ * Encryption keys (for the upstream tokens kept at rest) follow the same stages, so every
+ * instance can open what another seals: the first seals, all open; records move to the
+ * sealing key as they are read.
+ *
+ * Creating or upgrading the key file is exclusive across processes (a lock file beside it):
+ * two instances starting together on an empty KEYS_FILE end up with the same keys.
  */
 
 /** A private signing key in JWK form, as oidc-provider's `jwks` option takes it. */
@@ -95,30 +102,66 @@ export async function loadKeys(source: KeySource, log: (message: string) => void
       log('SIGNING_KEYS has no encryptionKeys: upstream tokens are sealed with a key of this process only, unreadable after a restart and by other instances; add one (see the README)');
     }
   } else {
-    const stored = await readKeySet(source.file);
-    if (stored) {
-      keys = stored;
-      if (keys.encryptionKeys.length === 0) {
-        keys.encryptionKeys = [generateSealingKey()];
-        await writeKeySet(source.file, keys);
-        log(`added an encryption key (for upstream tokens at rest) to ${source.file}`);
+    keys = await exclusively(source.file, async () => {
+      // Read inside the lock: another instance may have just written the set.
+      const stored = await readKeySet(source.file);
+      if (stored) {
+        if (stored.encryptionKeys.length === 0) {
+          stored.encryptionKeys = [generateSealingKey()];
+          await writeKeySet(source.file, stored);
+          log(`added an encryption key (for upstream tokens at rest) to ${source.file}`);
+        }
+        return stored;
       }
-    } else {
-      keys = { signingKeys: [await generateSigningKey()], cookieKeys: [generateCookieKey()], encryptionKeys: [generateSealingKey()] };
-      await writeKeySet(source.file, keys);
+      const generated = { signingKeys: [await generateSigningKey()], cookieKeys: [generateCookieKey()], encryptionKeys: [generateSealingKey()] };
+      await writeKeySet(source.file, generated);
       log(`generated a signing key, a cookie key and an encryption key and saved them to ${source.file} (mode 0600); keep this file across restarts`);
-    }
+      return generated;
+    });
   }
   return source.cookieKeys?.length ? { ...keys, cookieKeys: source.cookieKeys } : keys;
 }
 
-/** A new signing key and a new encryption key first; existing keys kept for verification and decryption. */
+/** Stage 1: a new signing key and a new encryption key at the end — published and loaded, not yet used. */
 export async function rotate(keys: KeySet): Promise<KeySet> {
-  return { ...keys, signingKeys: [await generateSigningKey(), ...keys.signingKeys], encryptionKeys: [generateSealingKey(), ...keys.encryptionKeys] };
+  return { ...keys, signingKeys: [...keys.signingKeys, await generateSigningKey()], encryptionKeys: [...keys.encryptionKeys, generateSealingKey()] };
 }
 
-/** Keeps the newest `keep` signing and encryption keys. */
+/** Stage 2: the newest keys (the last ones) sign and seal; the previous ones keep verifying and opening. */
+export function promote(keys: KeySet): KeySet {
+  if (keys.signingKeys.length < 2) throw new Error('there is no newer key to promote: run rotate first');
+  const last = <T>(list: T[]) => (list.length < 2 ? list : [list.at(-1)!, ...list.slice(0, -1)]);
+  return { ...keys, signingKeys: last(keys.signingKeys), encryptionKeys: last(keys.encryptionKeys) };
+}
+
+/** Stage 3: keeps the first `keep` signing and encryption keys (the ones in use first). */
 export function retire(keys: KeySet, keep: number): KeySet {
   if (keep < 1) throw new Error('at least one signing key must remain');
   return { ...keys, signingKeys: keys.signingKeys.slice(0, keep), encryptionKeys: keys.encryptionKeys.slice(0, keep) };
+}
+
+/** A lock older than this was left by a process that died while holding it. */
+const STALE_LOCK_MS = 30_000;
+
+/** Runs `task` holding `<file>.lock`, created exclusively (O_EXCL): one process at a time. */
+async function exclusively<T>(file: string, task: () => Promise<T>): Promise<T> {
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  const lock = `${file}.lock`;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await (await open(lock, 'wx', 0o600)).close();
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const age = await stat(lock).then((info) => Date.now() - info.mtimeMs, () => 0);
+      if (age > STALE_LOCK_MS) await unlink(lock).catch(() => {});
+      else if (attempt > 400) throw new Error(`${lock} is held by another process; remove it if no auth server is starting`);
+      else await sleep(25);
+    }
+  }
+  try {
+    return await task();
+  } finally {
+    await unlink(lock).catch(() => {});
+  }
 }

@@ -1,7 +1,8 @@
 /**
  * The encryption keys of the upstream tokens rotate like the signing keys (keys-cli rotate /
- * retire): after `rotate` and a restart the stored tokens still open, and each is sealed
- * again with the new key as it is read, so `retire` afterwards loses nothing in use. A key
+ * promote / retire): after `rotate` and `promote` and a restart the stored tokens still
+ * open, and each is sealed again with the new key as it is read, so `retire` afterwards
+ * loses nothing in use. A key
  * set from before upstream tokens were kept gains an encryption key on start.
  */
 import { execFile } from 'node:child_process';
@@ -44,9 +45,14 @@ describe('encryption key rotation', () => {
     const [oldKid] = (await keySet()).encryptionKeys!.map((key) => key.kid);
     expect(await sealedWith()).toEqual([oldKid]);
 
+    // rotate publishes a new key to every instance; promote makes it seal.
     await keysCli('rotate');
-    const [newKid, stillThere] = (await keySet()).encryptionKeys!.map((key) => key.kid);
-    expect(stillThere).toBe(oldKid);
+    const [stillFirst, newKid] = (await keySet()).encryptionKeys!.map((key) => key.kid);
+    expect(stillFirst).toBe(oldKid);
+    await stack.restartAuthServer();
+    expect((await exchange()).body.access_token).toBe(before.body.access_token);
+    expect(await sealedWith()).toEqual([oldKid]);
+    await keysCli('promote');
     await stack.restartAuthServer();
     const afterRotate = await exchange();
     expect(afterRotate.body.access_token).toBe(before.body.access_token);

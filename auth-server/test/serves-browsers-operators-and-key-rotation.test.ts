@@ -180,18 +180,26 @@ describe('key set', () => {
     const oldKid = original.signingKeys[0]!.kid;
 
     const cli = join(import.meta.dirname, '..', 'src', 'keys-cli.ts');
-    const rotated = await run(process.execPath, [cli, 'rotate'], { env: { ...process.env, KEYS_FILE: keysFile } });
-    expect(rotated.stdout).toMatch(/^signs\s+\S+ ES256$/m);
-    await stack.restartAuthServer();
+    const keysCli = (command: string, ...args: string[]) => run(process.execPath, [cli, command, ...args], { env: { ...process.env, KEYS_FILE: keysFile } });
+    const signingKid = async () => decodeProtectedHeader((await obtainAccessToken({ issuer: stack.authServerIssuer, resource: stack.mcpUrl, user: DEMO_USERS.bob })).tokens.access_token).kid;
 
+    // Stage 1: the new key is published, the old one still signs.
+    const rotated = await keysCli('rotate');
+    expect(rotated.stdout).toMatch(new RegExp(`^signs\\s+${oldKid} ES256$`, 'm'));
+    await stack.restartAuthServer();
     const { keys } = (await (await fetch(`${stack.authServerIssuer}/jwks`)).json()) as { keys: { kid: string }[] };
     expect(keys).toHaveLength(2);
-    expect(keys.map((key) => key.kid)).toContain(oldKid);
-    const { tokens } = await obtainAccessToken({ issuer: stack.authServerIssuer, resource: stack.mcpUrl, user: DEMO_USERS.bob });
-    const newKid = decodeProtectedHeader(tokens.access_token).kid;
-    expect(newKid).not.toBe(oldKid);
+    const newKid = keys.map((key) => key.kid).find((kid) => kid !== oldKid);
+    expect(await signingKid()).toBe(oldKid);
 
-    await run(process.execPath, [cli, 'retire', '1'], { env: { ...process.env, KEYS_FILE: keysFile } });
+    // Stage 2: the new key signs, the old one still verifies.
+    await keysCli('promote');
+    await stack.restartAuthServer();
+    expect(await signingKid()).toBe(newKid);
+    expect(((await (await fetch(`${stack.authServerIssuer}/jwks`)).json()) as { keys: { kid: string }[] }).keys.map((key) => key.kid)).toContain(oldKid);
+
+    // Stage 3: only the signing key is left.
+    await keysCli('retire', '1');
     await stack.restartAuthServer();
     const after = (await (await fetch(`${stack.authServerIssuer}/jwks`)).json()) as { keys: { kid: string }[] };
     expect(after.keys.map((key) => key.kid)).toEqual([newKid]);
