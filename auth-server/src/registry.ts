@@ -105,7 +105,7 @@ export async function loadStaticClients(config: Config, env: NodeJS.ProcessEnv =
     if (introspection) introspectors.add(client.client_id);
     if (token_exchange) {
       exchangers.set(client.client_id, token_exchange.resources.map((url) => url.replace(/\/+$/, '')));
-      (client.grant_types as string[]).push(TOKEN_EXCHANGE);
+      (client as { grant_types: string[] }).grant_types = [...client.grant_types, TOKEN_EXCHANGE];
     }
     if (client_secret_env) {
       const secret = env[client_secret_env];

@@ -3,7 +3,8 @@ import type { AuthInfo } from '@modelcontextprotocol/server';
 import { decodeJwt } from 'jose';
 import { callerOf } from '../auth/verifier.ts';
 import type { Config } from '../config.ts';
-import { UpstreamUnavailable } from './errors.ts';
+import type { Logger } from '../log.ts';
+import { UpstreamSignInRequired, UpstreamUnavailable } from './errors.ts';
 import { TokenExchangeClient, type ExchangedToken } from './exchange.ts';
 import { UpstreamTokenCache } from './token-cache.ts';
 import { IdpUserinfo } from './userinfo.ts';
@@ -24,7 +25,7 @@ export interface Upstream {
   userinfo: IdpUserinfo;
 }
 
-export function createUpstream(config: Config): Upstream {
+export function createUpstream(config: Config, logger?: Logger): Upstream {
   const { issuer, internalUrl, exchangeClient } = config.upstream;
   const exchange = exchangeClient
     ? new TokenExchangeClient({ issuer: config.authServer.issuer, internalUrl: config.authServer.internalUrl, ...exchangeClient, audience: issuer })
@@ -36,7 +37,13 @@ export function createUpstream(config: Config): Upstream {
     async tokenFor(auth) {
       if (!exchange) throw new UpstreamUnavailable('this server is not set up to call upstream APIs (TOKEN_EXCHANGE_CLIENT_ID is not set)');
       const caller = callerOf(auth);
-      return cache.get(cacheKey(auth), caller.expiresAt * 1000, () => exchange.exchange(auth.token));
+      return cache.get(cacheKey(auth), caller.expiresAt * 1000, () =>
+        exchange.exchange(auth.token).catch((error: unknown) => {
+          // A refusal other than "sign in again" is the operator's to fix (client, secret, AS).
+          if (!(error instanceof UpstreamSignInRequired)) logger?.warn({ client: caller.clientId, reason: (error as Error).message }, 'token exchange failed');
+          throw error;
+        }),
+      );
     },
     forget(auth) {
       cache.forget(cacheKey(auth));

@@ -42,7 +42,7 @@ export function registerUpstreamProfile(server: McpServer, auth: AuthInfo, upstr
           error instanceof UpstreamSignInRequired
             ? `Sign in again to use this tool (${error.message}). Log in to this MCP server once more — the identity provider will ask you to sign in — then retry.`
             : error instanceof UpstreamUnavailable
-              ? `The identity provider cannot be reached right now: ${error.message}. Try again shortly.`
+              ? `The identity provider cannot be used right now: ${error.message}.`
               : 'The profile could not be fetched. Try again shortly.';
         return { isError: true, content: [{ type: 'text', text }] };
       }
