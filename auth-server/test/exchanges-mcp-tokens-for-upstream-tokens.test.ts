@@ -18,6 +18,7 @@ import { Sealer, generateSealingKey } from '../src/upstream-tokens/sealing.ts';
 
 const ALICE_AT_THE_IDP = '0a1f5d8e-6c1b-4d3a-9a57-3f6f2f2f0a11';
 const MACHINE = { clientId: 'nightly-report', clientSecret: 'nightly-report-secret-0123456789' };
+const INTROSPECTOR = { clientId: 'introspecting-rs', clientSecret: 'introspecting-rs-secret-0123456789' };
 
 let stack: Stack;
 const logLines: string[] = [];
@@ -29,7 +30,10 @@ beforeAll(async () => {
   stack = await startStack({
     tokenExchange: true,
     extraResourcePaths: ['/other-mcp'],
-    extraClients: [{ client_id: MACHINE.clientId, client_secret: MACHINE.clientSecret, grant_types: ['client_credentials'] }],
+    extraClients: [
+      { client_id: MACHINE.clientId, client_secret: MACHINE.clientSecret, grant_types: ['client_credentials'] },
+      { client_id: INTROSPECTOR.clientId, client_secret: INTROSPECTOR.clientSecret, grant_types: ['client_credentials'], introspection: true },
+    ],
     authServerLogger: logger,
   });
   const login = await obtainAccessToken({ issuer: stack.authServerIssuer, resource: stack.mcpUrl, user: DEMO_USERS.alice, scope: 'mcp:tools upstream:read' });
@@ -180,6 +184,19 @@ describe('the upstream tokens at rest', () => {
 
     const everything = JSON.stringify(dump);
     for (const secret of [upstreamAccessToken, alices.tokens.refreshToken!]) expect(everything).not.toContain(secret);
+
+    // Introspection of the user's grant says nothing of them either.
+    const introspected = await fetch(`${stack.authServerIssuer}/token/introspection`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${INTROSPECTOR.clientId}:${INTROSPECTOR.clientSecret}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: new URLSearchParams({ token: alice.refresh_token! }),
+    });
+    const introspection = await introspected.text();
+    expect(JSON.parse(introspection)).toMatchObject({ active: true, sub: decodeJwt(alice.access_token).sub });
+    for (const secret of [upstreamAccessToken, alices.tokens.refreshToken!]) expect(introspection).not.toContain(secret);
 
     const logs = logLines.join('');
     expect(logs.length).toBeGreaterThan(0);
