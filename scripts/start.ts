@@ -1,5 +1,5 @@
 /**
- * `pnpm start`: dev-idp, auth-server and resource-server with the defaults of DESIGN.md,
+ * `pnpm start`: dev-idp, auth-server and resource-server with the default configuration,
  * as three child processes, started in that order. Prints the URLs and demo users once all three answer;
  * Ctrl-C stops all three. Logs are shown one line each, prefixed with the service.
  */

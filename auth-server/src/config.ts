@@ -3,7 +3,7 @@ import { z } from 'zod';
 
 /**
  * Environment → typed configuration. Every variable is documented in the README's
- * configuration table; defaults are those of DESIGN.md so `pnpm start` needs none.
+ * configuration table; the defaults are those of a local `pnpm start`, which needs none.
  */
 
 const url = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
@@ -17,8 +17,6 @@ const csv = z
 
 const seconds = z.coerce.number().int().positive();
 
-/** An empty variable counts as unset (`STORE= pnpm start` means the default). */
-const unsetIfEmpty = <T extends z.ZodType>(schema: T) => z.preprocess((value) => (value === '' ? undefined : value), schema);
 
 /** Where state is kept (adapters/index.ts). */
 export type StoreChoice = { kind: 'sqlite'; path: string } | { kind: 'redis'; url: string } | { kind: 'memory' };
@@ -55,11 +53,11 @@ export const configSchema = z.object({
   CLIENTS_FILE: z.string().min(1).optional(),
 
   /** Redis for all state, shared by several instances; the default store when set. */
-  REDIS_URL: unsetIfEmpty(z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional()),
+  REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
   /** `sqlite` (default without REDIS_URL), `redis` (default with it) or `memory` (lost on restart). */
-  STORE: unsetIfEmpty(z.enum(['sqlite', 'redis', 'memory'], { error: 'must be sqlite, redis or memory' }).optional()),
+  STORE: z.enum(['sqlite', 'redis', 'memory'], { error: 'must be sqlite, redis or memory' }).optional(),
   /** The SQLite file of STORE=sqlite, beside the default key set. */
-  SQLITE_PATH: unsetIfEmpty(z.string().default(resolve(import.meta.dirname, '..', '.data', 'auth-server.db'))),
+  SQLITE_PATH: z.string().default(resolve(import.meta.dirname, '..', '.data', 'auth-server.db')),
 
   /** Key set file (signing + cookie keys), generated on first start when absent. */
   KEYS_FILE: z.string().min(1).default(resolve(import.meta.dirname, '..', '.data', 'keys.json')),
@@ -148,8 +146,13 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** An empty variable is unset: `PORT=` means the default port, not port 0. */
+function withoutEmptyVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = configSchema.safeParse(env);
+  const parsed = configSchema.safeParse(withoutEmptyVariables(env));
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
     throw new ConfigError(`invalid auth-server configuration:\n${lines.join('\n')}`);

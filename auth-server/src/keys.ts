@@ -4,6 +4,7 @@ import { mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
+import { ConfigError } from './config.ts';
 import { generateSealingKey, type SealingKey } from './upstream-tokens/sealing.ts';
 
 /**
@@ -51,11 +52,11 @@ export async function parseKeySet(text: string, source: string): Promise<KeySet>
   try {
     json = JSON.parse(text);
   } catch {
-    throw new Error(`${source} is not valid JSON`);
+    throw new ConfigError(`${source} is not valid JSON`);
   }
   const parsed = keySetSchema.safeParse(json);
   if (!parsed.success) {
-    throw new Error(`${source} is not a valid key set: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
+    throw new ConfigError(`${source} is not a valid key set: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
   }
   // Every key must be usable: a broken one fails at start-up, not at the first token.
   for (const key of parsed.data.signingKeys) await importJWK(key, key.alg);
@@ -71,8 +72,9 @@ export async function readKeySet(file: string): Promise<KeySet | undefined> {
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
+    const { code } = error as NodeJS.ErrnoException;
+    if (code === 'ENOENT') return undefined;
+    throw new ConfigError(`KEYS_FILE: cannot read ${file} (${code}); fix its path or permissions — it is never overwritten`);
   }
   return parseKeySet(text, file);
 }

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { ClientMetadata } from 'oidc-provider';
 import { parse } from 'yaml';
 import { z } from 'zod';
-import type { Config } from './config.ts';
+import { ConfigError, type Config } from './config.ts';
 import { forbiddenGrantTypes, grantTypesProblem } from './policies/client-registration.ts';
 import type { ProtectedResource } from './policies/resources.ts';
 import { TOKEN_EXCHANGE } from './token-exchange/grant.ts';
@@ -61,17 +61,17 @@ async function readStructured(file: string, variable: string): Promise<unknown> 
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    throw new Error(`${variable}: cannot read ${file} (${(error as NodeJS.ErrnoException).code})`);
+    throw new ConfigError(`${variable}: cannot read ${file} (${(error as NodeJS.ErrnoException).code}); fix the path or unset ${variable}`);
   }
   try {
     return parse(text);
   } catch (error) {
-    throw new Error(`${variable}: ${file} is not valid YAML/JSON: ${(error as Error).message}`);
+    throw new ConfigError(`${variable}: ${file} is not valid YAML/JSON: ${(error as Error).message.split('\n')[0]}`);
   }
 }
 
 function explain(variable: string, file: string, error: z.ZodError): Error {
-  return new Error(`${variable}: ${file}: ${error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
+  return new ConfigError(`${variable}: ${file}: ${error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
 }
 
 export async function loadResources(config: Config): Promise<ProtectedResource[]> {
@@ -109,7 +109,7 @@ export async function loadStaticClients(config: Config, env: NodeJS.ProcessEnv =
     }
     if (client_secret_env) {
       const secret = env[client_secret_env];
-      if (!secret) throw new Error(`CLIENTS_FILE: client ${client.client_id}: its secret comes from ${client_secret_env}, which is not set`);
+      if (!secret) throw new ConfigError(`CLIENTS_FILE: client ${client.client_id}: its secret comes from ${client_secret_env}, which is not set`);
       client.client_secret = secret;
     }
     return { response_types: client.grant_types.includes('authorization_code') ? ['code'] : [], ...client } as ClientMetadata;

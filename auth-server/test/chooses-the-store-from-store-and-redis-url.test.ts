@@ -24,6 +24,10 @@ describe.each([
     expect(load({ STORE: '', REDIS_URL: '', SQLITE_PATH: '' }).store).toEqual({ kind: 'sqlite', path: file });
   });
 
+  it('treats every empty variable as unset, not only the store’s (PORT= is the default port, not port 0)', () => {
+    expect(load({ PORT: '', LOG_LEVEL: '' })).toMatchObject({ port: load({}).port, logLevel: 'info' });
+  });
+
   it('takes SQLITE_PATH, relative to the working directory', () => {
     expect(load({ SQLITE_PATH: '/srv/state.db' }).store).toEqual({ kind: 'sqlite', path: '/srv/state.db' });
     expect(load({ SQLITE_PATH: 'state.db' }).store).toEqual({ kind: 'sqlite', path: resolve('state.db') });
@@ -40,6 +44,10 @@ describe.each([
     expect(() => load({ STORE: 'redis' })).toThrow('REDIS_URL: must be set when STORE=redis');
     expect(() => load({ STORE: 'postgres' })).toThrow('STORE: must be sqlite, redis or memory');
   });
+});
+
+it('keeps the resource server’s token cache on with TOKEN_CACHE_SECONDS= (empty is unset, not 0)', () => {
+  expect(resource({ TOKEN_CACHE_SECONDS: '' }).tokenCacheTtlMs).toBe(60_000);
 });
 
 it('puts the auth server’s SQLite file beside its key set', () => {

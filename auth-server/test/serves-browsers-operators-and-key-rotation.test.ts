@@ -134,6 +134,25 @@ describe('configuration errors', () => {
     expect((failure as { stderr: string }).stderr).toContain('PORT');
     expect((failure as { stderr: string }).stderr).not.toMatch(/\n\s+at /);
   });
+
+  it('treats an empty variable as unset: PORT= listens on the issuer port, not a random one', () => {
+    expect(loadConfig({ IDP_CLIENT_SECRET: 'x', ISSUER: 'http://localhost:4123', PORT: '' }).port).toBe(4123);
+  });
+
+  it.each([
+    ['a RESOURCES_FILE that does not exist', (dir: string) => ({ RESOURCES_FILE: join(dir, 'missing.yaml') }), 'RESOURCES_FILE'],
+    ['a CLIENTS_FILE that does not exist', (dir: string) => ({ CLIENTS_FILE: join(dir, 'missing.yaml') }), 'CLIENTS_FILE'],
+    ['a KEYS_FILE that is a directory', (dir: string) => ({ KEYS_FILE: dir }), 'KEYS_FILE'],
+  ])('stops at %s with one line naming it, exit 2', async (_name, env, variable) => {
+    const dir = await mkdtemp(join(tmpdir(), 'startup-'));
+    const failure = await run(process.execPath, [join(import.meta.dirname, '..', 'src', 'main.ts')], {
+      env: { PATH: process.env.PATH, IDP_CLIENT_SECRET: 'x', STORE: 'memory', PORT: String(await freePort()), KEYS_FILE: join(dir, 'keys.json'), LOG_LEVEL: 'silent', ...env(dir) },
+    }).catch((error: { code: number; stderr: string }) => error);
+    expect('code' in failure && failure.code).toBe(2);
+    const stderr = (failure as { stderr: string }).stderr.trim();
+    expect(stderr).toContain(variable);
+    expect(stderr.split('\n')).toHaveLength(1);
+  });
 });
 
 describe('secure cookies behind a TLS-terminating proxy', () => {

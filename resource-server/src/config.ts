@@ -3,7 +3,7 @@ import { z } from 'zod';
 
 /**
  * Environment → typed configuration. Every variable is documented in the README's
- * configuration table; defaults are those of DESIGN.md so `pnpm start` needs none.
+ * configuration table; the defaults are those of a local `pnpm start`, which needs none.
  */
 
 const identifierUrl = z
@@ -12,8 +12,6 @@ const identifierUrl = z
 
 const csv = z.string().transform((value) => value.split(/[\s,]+/).filter(Boolean));
 
-/** An empty variable counts as unset (`STORE= pnpm start` means the default). */
-const unsetIfEmpty = <T extends z.ZodType>(schema: T) => z.preprocess((value) => (value === '' ? undefined : value), schema);
 
 /** Where notes are kept (server.ts). */
 export type StoreChoice = { kind: 'sqlite'; path: string } | { kind: 'redis'; url: string; keyPrefix: string } | { kind: 'memory' };
@@ -60,11 +58,11 @@ export const configSchema = z.object({
     .default(['http://localhost:6274', 'http://127.0.0.1:6274']),
 
   /** Notes in Redis (redis:// or rediss://), shared by several instances; the default store when set. */
-  REDIS_URL: unsetIfEmpty(z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional()),
+  REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
   /** `sqlite` (default without REDIS_URL), `redis` (default with it) or `memory` (lost on restart). */
-  STORE: unsetIfEmpty(z.enum(['sqlite', 'redis', 'memory'], { error: 'must be sqlite, redis or memory' }).optional()),
+  STORE: z.enum(['sqlite', 'redis', 'memory'], { error: 'must be sqlite, redis or memory' }).optional(),
   /** The SQLite file of STORE=sqlite. */
-  SQLITE_PATH: unsetIfEmpty(z.string().default(resolve(import.meta.dirname, '..', '.data', 'notes.db'))),
+  SQLITE_PATH: z.string().default(resolve(import.meta.dirname, '..', '.data', 'notes.db')),
   /** Prefix of every Redis key this server writes. */
   REDIS_KEY_PREFIX: z.string().default('mcp-rs:'),
   /** On SIGTERM: seconds of answering /readyz 503 while still serving, before the listener closes (balancer reaction time). */
@@ -75,13 +73,13 @@ export const configSchema = z.object({
   /** Back-channel base URL of the IdP when its issuer is not reachable from here (containers). */
   UPSTREAM_INTERNAL_URL: identifierUrl.optional(),
   /** This server's confidential client at the AS for RFC 8693 token exchange (a CLIENTS_FILE entry with `token_exchange`). */
-  TOKEN_EXCHANGE_CLIENT_ID: unsetIfEmpty(z.string().min(1).optional()),
-  TOKEN_EXCHANGE_CLIENT_SECRET: unsetIfEmpty(z.string().min(1).optional()),
+  TOKEN_EXCHANGE_CLIENT_ID: z.string().min(1).optional(),
+  TOKEN_EXCHANGE_CLIENT_SECRET: z.string().min(1).optional(),
 });
 
 export type Config = ReturnType<typeof toConfig>;
 
-/** Scopes of DESIGN.md: the first three are challenged up front, notes:write by step-up. */
+/** The resource's scopes: the first three are challenged up front, the others obtained by step-up. */
 export const SCOPES = {
   tools: 'mcp:tools',
   resources: 'mcp:resources',
@@ -142,8 +140,13 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** An empty variable is unset: `PORT=` means the default port, not port 0. */
+function withoutEmptyVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = configSchema.safeParse(env);
+  const parsed = configSchema.safeParse(withoutEmptyVariables(env));
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
     throw new ConfigError(`invalid resource-server configuration:\n${lines.join('\n')}`);

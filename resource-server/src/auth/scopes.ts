@@ -2,7 +2,7 @@ import { SCOPES } from '../config.ts';
 import type { McpOperation } from './operation.ts';
 
 /**
- * Which scopes each MCP operation needs (DESIGN.md): reading tools needs mcp:tools, the
+ * Which scopes each MCP operation needs: reading tools needs mcp:tools, the
  * write tools need notes:write as well; resources and prompts need their own scope.
  * Protocol plumbing (initialize, ping, notifications, server/discover, …) needs only a
  * valid token for this resource. Unknown tools need mcp:tools (the SDK answers them).
