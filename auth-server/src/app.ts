@@ -78,7 +78,7 @@ export function createApp({ config, provider, upstream, upstreamTokens, accounts
   const registrationCors = cors({ allowMethods: ['GET', 'POST', 'PUT', 'DELETE'], allowHeaders: ['authorization', 'content-type'], maxAge: 3600 });
   app.use((ctx, next) => (routeOf(ctx.path)?.name === 'registration' ? registrationCors(ctx, next) : next()));
 
-  const interactions = interactionRoutes({ provider, upstream, upstreamTokens: upstreamTokens.vault, accounts, logger, secureCookies: config.secureCookies });
+  const interactions = interactionRoutes({ provider, upstream, upstreamTokens, accounts, logger, secureCookies: config.secureCookies });
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
   app.use(mount(provider));

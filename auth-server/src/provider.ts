@@ -116,7 +116,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     pkce: { required: () => true },
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
-      policy: withUpstreamLoginCheck(promptPolicy(), deps.upstreamTokens.vault, deps.logger),
+      policy: deps.upstreamTokens.enabled ? withUpstreamLoginCheck(promptPolicy(), deps.upstreamTokens.vault, deps.logger) : promptPolicy(),
     },
     // MCP clients rarely ask for offline_access, and a refresh token that dies with the
     // browser session is useless to a CLI or an agent. Public clients' refresh tokens

@@ -42,7 +42,7 @@ export async function startAuthServer(config: Config, options: StartOptions = {}
     if (config.cimd.allowLoopback) logger.warn('CIMD_ALLOW_LOOPBACK is on: client metadata documents on loopback hosts are fetched (development only)');
 
     const upstream = new UpstreamIdp({ ...config.idp });
-    const upstreamTokens = createUpstreamTokens({ storage, keys: keys.encryptionKeys, upstream, grantTtl: config.refreshToken.ttl });
+    const upstreamTokens = createUpstreamTokens({ storage, keys: keys.encryptionKeys, upstream, grantTtl: config.refreshToken.ttl, enabled: clients.exchangers.size > 0 });
     const provider = createProvider({
       config,
       upstreamTokens,

@@ -17,10 +17,15 @@ export interface TokenExchangeInstall {
   logger: Logger;
 }
 
-/** Everything the provider needs for upstream tokens: the grant type, the binding hooks, the revocation listeners. */
+/**
+ * Everything the provider needs for upstream tokens: the grant type (always, so a client
+ * without `token_exchange` is told unauthorized_client), and — when some client may exchange —
+ * the issued-token records, the binding hooks and the revocation listeners.
+ */
 export function installTokenExchange(provider: Provider, { upstreamTokens, adapter, exchangers, audiences, signingKeys, logger }: TokenExchangeInstall) {
   const issued = new IssuedAccessTokens(adapter);
   registerTokenExchange(provider, { exchangers, audiences, readSubjectToken: subjectTokenReader(provider, signingKeys, issued), access: upstreamTokens.access, logger });
+  if (!upstreamTokens.enabled) return;
   provider.use(issued.middleware(logger));
   provider.use(bindUpstreamTokens(upstreamTokens.vault, logger));
   dropUpstreamTokensWithTheirGrant(provider, upstreamTokens.vault, logger);
