@@ -11,7 +11,7 @@ import { generateSealingKey, type SealingKey } from './upstream-tokens/sealing.t
  * Signing keys and cookie keys: loaded from the environment or a keys file, generated and
  * persisted once when absent — never per start, or every token would die on restart.
  *
- * Rotation (src/keys-cli.ts) is staged, so that no valid token is ever refused: `rotate`
+ * Rotation (`pnpm admin keys`, src/admin/keys-commands.ts) is staged, so that no valid token is ever refused: `rotate`
  * adds a new key at the end — published in the JWKS, not signing — and resource servers
  * pick it up within their JWKS max age; `promote` then makes it sign (first in the set); the
  * previous key keeps verifying until `retire` drops it, after the longest token lifetime.
@@ -79,8 +79,9 @@ export async function readKeySet(file: string): Promise<KeySet | undefined> {
   return parseKeySet(text, file);
 }
 
-/** Written whole and atomically, readable by the owner only. */
+/** Written whole and atomically, readable by the owner only; never without a signing key. */
 export async function writeKeySet(file: string, keys: KeySet): Promise<void> {
+  if (keys.signingKeys.length === 0 || keys.cookieKeys.length === 0) throw new Error('refusing to write a key set without a signing key and a cookie key');
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
   const temporary = `${file}.${process.pid}.tmp`;
   await writeFile(temporary, `${JSON.stringify(keys, null, 2)}\n`, { mode: 0o600 });
@@ -138,7 +139,7 @@ export function promote(keys: KeySet): KeySet {
 
 /** Stage 3: keeps the first `keep` signing and encryption keys (the ones in use first). */
 export function retire(keys: KeySet, keep: number): KeySet {
-  if (keep < 1) throw new Error('at least one signing key must remain');
+  if (!Number.isInteger(keep) || keep < 1) throw new Error('at least one signing key must remain');
   return { ...keys, signingKeys: keys.signingKeys.slice(0, keep), encryptionKeys: keys.encryptionKeys.slice(0, keep) };
 }
 

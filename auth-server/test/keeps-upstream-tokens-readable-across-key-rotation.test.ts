@@ -1,5 +1,5 @@
 /**
- * The encryption keys of the upstream tokens rotate like the signing keys (keys-cli rotate /
+ * The encryption keys of the upstream tokens rotate like the signing keys (`pnpm admin keys` rotate /
  * promote / retire): after `rotate` and `promote` and a restart the stored tokens still
  * open, and each is sealed again with the new key as it is read, so `retire` afterwards
  * loses nothing in use. A key
@@ -16,7 +16,7 @@ import { DEMO_USERS, startStack, type Stack } from '../../test-support/stack.ts'
 import { exchangeToken } from '../../test-support/token-exchange.ts';
 
 const run = promisify(execFile);
-const cli = join(import.meta.dirname, '..', 'src', 'keys-cli.ts');
+const cli = join(import.meta.dirname, '..', 'src', 'admin', 'cli.ts');
 
 let stack: Stack;
 let redis: Redis;
@@ -34,7 +34,7 @@ const sealedWith = async () => {
   const keys = await redis.keys('oidc:UpstreamToken:*');
   return Promise.all(keys.map(async (key) => (JSON.parse((await redis.hget(key, 'payload'))!) as { sealed: string }).sealed.split('.')[1]));
 };
-const keysCli = (...args: string[]) => run(process.execPath, [cli, ...args], { env: { ...process.env, KEYS_FILE: stack.keysFile } });
+const keysCli = (...args: string[]) => run(process.execPath, [cli, 'keys', ...args], { env: { ...process.env, KEYS_FILE: stack.keysFile } });
 
 describe('encryption key rotation', () => {
   it('keeps stored upstream tokens readable through rotate, restart and retire', async () => {

@@ -21,7 +21,7 @@ import { startStack, type Stack } from '../../test-support/stack.ts';
 import { loadKeys } from '../src/keys.ts';
 
 const run = promisify(execFile);
-const cli = join(import.meta.dirname, '..', 'src', 'keys-cli.ts');
+const cli = join(import.meta.dirname, '..', 'src', 'admin', 'cli.ts');
 const SECRET = 'rotation-machine-secret-0123456789';
 const JWKS = { JWKS_COOLDOWN_SECONDS: '300', JWKS_MAX_AGE_SECONDS: '60', TOKEN_CACHE_SECONDS: '0' };
 
@@ -49,7 +49,7 @@ afterAll(async () => {
 });
 
 const advance = (seconds: number) => vi.setSystemTime(Date.now() + seconds * 1000);
-const keysCli = (...args: string[]) => run(process.execPath, [cli, ...args], { env: { ...process.env, KEYS_FILE: stack.keysFile } });
+const keysCli = (...args: string[]) => run(process.execPath, [cli, 'keys', ...args], { env: { ...process.env, KEYS_FILE: stack.keysFile } });
 
 async function token(): Promise<string> {
   const response = await fetch(`${stack.authServerIssuer}/token`, {
@@ -108,7 +108,7 @@ describe('staged signing key rotation', () => {
   });
 
   it('refuses promote when there is nothing newer', async () => {
-    await expect(keysCli('promote')).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('run rotate first') });
+    await expect(keysCli('promote')).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('run `keys rotate` first') });
   });
 });
 

@@ -198,8 +198,8 @@ describe('key set', () => {
     expect(original.signingKeys).toHaveLength(1);
     const oldKid = original.signingKeys[0]!.kid;
 
-    const cli = join(import.meta.dirname, '..', 'src', 'keys-cli.ts');
-    const keysCli = (command: string, ...args: string[]) => run(process.execPath, [cli, command, ...args], { env: { ...process.env, KEYS_FILE: keysFile } });
+    const cli = join(import.meta.dirname, '..', 'src', 'admin', 'cli.ts');
+    const keysCli = (command: string, ...args: string[]) => run(process.execPath, [cli, 'keys', command, ...args], { env: { ...process.env, KEYS_FILE: keysFile } });
     const signingKid = async () => decodeProtectedHeader((await obtainAccessToken({ issuer: stack.authServerIssuer, resource: stack.mcpUrl, user: DEMO_USERS.bob })).tokens.access_token).kid;
 
     // Stage 1: the new key is published, the old one still signs.

@@ -1,3 +1,4 @@
+import type { AdapterPayload } from 'oidc-provider';
 import { errors } from 'oidc-provider';
 
 /**
@@ -25,4 +26,10 @@ export function withinOverlap(model: string, consumedAt: number, policy: Consump
 export function replayError(model: string): Error {
   const label = model === 'RefreshToken' ? 'refresh token already used' : `${model} already consumed`;
   return new errors.InvalidGrant(label);
+}
+
+/** A record as operators list it: its id and payload. */
+export interface StoredRecord {
+  id: string;
+  payload: AdapterPayload;
 }

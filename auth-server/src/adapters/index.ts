@@ -4,9 +4,9 @@ import { Redis } from 'ioredis';
 import type { Adapter, AdapterFactory } from 'oidc-provider';
 import { ConfigError, type StoreChoice } from '../config.ts';
 import type { Logger } from '../log.ts';
-import type { ConsumptionPolicy } from './consumption.ts';
+import type { ConsumptionPolicy, StoredRecord } from './consumption.ts';
 import { MemoryAdapter, MemoryStore } from './memory.ts';
-import { RedisAdapter } from './redis.ts';
+import { listRedisRecords, RedisAdapter } from './redis.ts';
 import { SqliteFileError } from './sqlite-file.ts';
 import { SqliteStore } from './sqlite.ts';
 import { guardFactory, sqliteFailure, StorageUnavailableError } from './unavailable.ts';
@@ -29,6 +29,8 @@ export interface Storage {
   redis?: Redis;
   /** Whether an error from this store (or a user of its client) means the store is down. */
   isUnavailable(error: unknown): boolean;
+  /** Every live record of a model, for operators (admin CLI, connected apps); not for request paths. */
+  list(model: string): Promise<StoredRecord[]>;
 }
 
 export interface StorageOptions {
@@ -65,6 +67,7 @@ function memoryStorage({ policy, logger }: StorageOptions): Storage {
     ping: async () => true,
     close: async () => {},
     isUnavailable: () => false,
+    list: async (model) => store.list(model),
   };
 }
 
@@ -85,6 +88,7 @@ function sqliteStorage(path: string, { policy, logger, sweepIntervalMs }: Storag
     ping: async () => store.ping(),
     close: async () => store.close(),
     isUnavailable: sqliteFailure,
+    list: async (model) => store.list(model),
   };
 }
 
@@ -122,6 +126,7 @@ async function redisStorage(url: string, { policy, logger }: StorageOptions): Pr
     location: host,
     redis,
     isUnavailable,
+    list: (model) => listRedisRecords(redis, model),
     adapter: guardFactory(perModel((name) => new RedisAdapter(name, redis, policy)), isUnavailable),
     ping: async () => (await redis.ping().catch(() => 'down')) === 'PONG',
     close: async () => void (await redis.quit().catch(() => redis.disconnect())),

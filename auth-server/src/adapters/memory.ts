@@ -1,5 +1,5 @@
 import type { Adapter, AdapterPayload } from 'oidc-provider';
-import { now, replayError, withinOverlap, type ConsumptionPolicy } from './consumption.ts';
+import { now, replayError, withinOverlap, type ConsumptionPolicy, type StoredRecord } from './consumption.ts';
 
 /**
  * In-process storage for every oidc-provider model, with expiry, grant-id indexes and the
@@ -25,6 +25,17 @@ export class MemoryStore {
       return undefined;
     }
     return entry;
+  }
+
+  /** Every live record of a model (operators: the admin CLI, the connected-apps page). */
+  list(model: string): StoredRecord[] {
+    const records: StoredRecord[] = [];
+    for (const key of this.entries.keys()) {
+      if (!key.startsWith(`${model}:`)) continue;
+      const entry = this.get(key);
+      if (entry) records.push({ id: key.slice(model.length + 1), payload: structuredClone(entry.payload) });
+    }
+    return records;
   }
 
   revokeGrant(grantId: string) {

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
-import { now, replayError, withinOverlap, type ConsumptionPolicy } from './consumption.ts';
+import { now, replayError, withinOverlap, type ConsumptionPolicy, type StoredRecord } from './consumption.ts';
 
 /**
  * Redis storage for every oidc-provider model (and the auth server's accounts).
@@ -109,4 +109,22 @@ export class RedisAdapter implements Adapter {
     const keys = await this.#redis.smembers(grantKey);
     await this.#redis.del(grantKey, ...keys);
   }
+}
+
+/**
+ * Every live record of a model (operators: the admin CLI, the connected-apps page). SCAN
+ * walks the keyspace in batches without blocking Redis; it costs a pass over every key, which
+ * is fine for an operator's command or one user's page, not for a request path.
+ */
+export async function listRedisRecords(redis: Redis, model: string, prefix = 'oidc:'): Promise<StoredRecord[]> {
+  const records: StoredRecord[] = [];
+  const start = `${prefix}${model}:`;
+  for await (const keys of redis.scanStream({ match: `${start}*`, count: 500 }) as AsyncIterable<string[]>) {
+    const payloads = await Promise.all(keys.map((key) => redis.hget(key, 'payload')));
+    keys.forEach((key, index) => {
+      const payload = payloads[index];
+      if (payload) records.push({ id: key.slice(start.length), payload: JSON.parse(payload) as AdapterPayload });
+    });
+  }
+  return records.sort((a, b) => (a.id < b.id ? -1 : 1));
 }

@@ -1,6 +1,6 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
-import { now, replayError, withinOverlap, type ConsumptionPolicy } from './consumption.ts';
+import { now, replayError, withinOverlap, type ConsumptionPolicy, type StoredRecord } from './consumption.ts';
 import { openSqliteFile, writeTransaction } from './sqlite-file.ts';
 
 /**
@@ -47,7 +47,7 @@ export class SqliteStore {
   readonly path: string;
   readonly #db: DatabaseSync;
   readonly #timer: NodeJS.Timeout;
-  readonly statements: Record<'upsert' | 'find' | 'findByUid' | 'findByUserCode' | 'consumption' | 'markConsumed' | 'destroy' | 'revokeGrant' | 'destroyGrant' | 'sweep' | 'ping', StatementSync>;
+  readonly statements: Record<'upsert' | 'list' | 'find' | 'findByUid' | 'findByUserCode' | 'consumption' | 'markConsumed' | 'destroy' | 'revokeGrant' | 'destroyGrant' | 'sweep' | 'ping', StatementSync>;
 
   constructor(path: string, { sweepIntervalMs = SWEEP_INTERVAL_MS } = {}) {
     this.path = path;
@@ -60,6 +60,7 @@ export class SqliteStore {
         ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
           user_code = excluded.user_code, expires_at = excluded.expires_at, consumed_at = NULL`),
       find: db.prepare(`SELECT payload, consumed_at FROM oidc_records WHERE model = :model AND id = :id AND ${LIVE}`),
+      list: db.prepare(`SELECT id, payload FROM oidc_records WHERE model = :model AND ${LIVE} ORDER BY id`),
       findByUid: db.prepare(`SELECT payload, consumed_at FROM oidc_records WHERE model = :model AND uid = :uid AND ${LIVE} LIMIT 1`),
       findByUserCode: db.prepare(`SELECT payload, consumed_at FROM oidc_records WHERE model = :model AND user_code = :userCode AND ${LIVE} LIMIT 1`),
       consumption: db.prepare(`SELECT consumed_at, grant_id FROM oidc_records WHERE model = :model AND id = :id AND ${LIVE}`),
@@ -79,6 +80,11 @@ export class SqliteStore {
 
   transaction<T>(work: () => T): T {
     return writeTransaction(this.#db, work);
+  }
+
+  /** Every live record of a model (operators: the admin CLI, the connected-apps page). */
+  list(model: string): StoredRecord[] {
+    return (this.statements.list.all({ model, now: now() }) as { id: string; payload: string }[]).map((row) => ({ id: row.id, payload: JSON.parse(row.payload) as AdapterPayload }));
   }
 
   /** Deletes every expired row; returns how many. */

@@ -2,7 +2,7 @@ import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:
 
 /**
  * AES-256-GCM for what the auth server keeps of the IdP's tokens. A key ring like the signing
- * keys: the first key seals, every key opens, so a new key can be put first (keys-cli
+ * keys: the first key seals, every key opens, so a new key can be put first (`pnpm admin keys`
  * `rotate`) while records sealed with the older ones stay readable. The record's identity is
  * the additional authenticated data: a sealed value copied under another grant does not open.
  *
