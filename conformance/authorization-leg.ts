@@ -16,23 +16,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import type { BrowserContext, Page } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS } from '../test-support/chromium.ts';
 import { DEMO_USERS, freePort, startStack } from '../test-support/stack.ts';
 import type { Outcome } from './run.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SUITE = join(ROOT, 'node_modules', '.bin', 'conformance');
 
-export const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-export const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 interface Check {
   id: string;

@@ -2,6 +2,7 @@ import cors from '@koa/cors';
 import Koa from 'koa';
 import mount from 'koa-mount';
 import type Provider from 'oidc-provider';
+import { accountRoutes } from './account/routes.ts';
 import type { AccountStore } from './accounts.ts';
 import type { Storage } from './adapters/index.ts';
 import type { Config } from './config.ts';
@@ -81,6 +82,9 @@ export function createApp({ config, provider, upstream, upstreamTokens, accounts
   const interactions = interactionRoutes({ provider, upstream, upstreamTokens, accounts, logger, secureCookies: config.secureCookies });
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
+  const account = accountRoutes({ provider, upstream, accounts, storage, logger, secureCookies: config.secureCookies });
+  app.use(account.routes());
+  app.use(account.allowedMethods());
   app.use(mount(provider));
 
   provider.on('server_error', (_ctx, error) => logger.error({ err: describeError(error) }, 'oidc-provider server error'));

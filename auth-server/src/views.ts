@@ -42,9 +42,23 @@ const STYLE = `
   button { flex: 1; padding: .6rem; border-radius: 6px; border: 1px solid #1d2330; font-size: 1rem; cursor: pointer; }
   button.primary { background: #1d2330; color: #fff; }
   button.secondary { background: #fff; color: #1d2330; }
+  a.button { flex: 1; padding: .6rem; border-radius: 6px; border: 1px solid #1d2330; font-size: 1rem; text-align: center; text-decoration: none; }
+  a.button.secondary { background: #fff; color: #1d2330; }
+  main.wide { max-width: 60rem; }
+  table { border-collapse: collapse; width: 100%; margin: 1rem 0; font-size: .95rem; }
+  th, td { text-align: left; vertical-align: top; padding: .6rem .5rem; border-bottom: 1px solid #e3e6ec; }
+  td form button { flex: none; padding: .35rem .8rem; font-size: .9rem; }
+  caption { text-align: left; padding-bottom: .3rem; }
+  th .muted, th .warning-inline { font-weight: normal; }
+  th .client-id { font-size: .8rem; word-break: break-all; }
+  td.when { white-space: nowrap; }
+  .warning-inline { color: #8a5300; font-size: .9rem; }
+  .notice { background: #e8f5e9; border: 1px solid #8bc34a; border-radius: 6px; padding: .5rem .75rem; }
+  .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+  :focus-visible { outline: 3px solid #3b6fd8; outline-offset: 2px; }
 `;
 
-export function layout(title: string, body: SafeHtml): string {
+export function layout(title: string, body: SafeHtml, options: { wide?: boolean } = {}): string {
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -53,7 +67,7 @@ export function layout(title: string, body: SafeHtml): string {
 <title>${title}</title>
 <style>${new SafeHtml(STYLE)}</style>
 </head>
-<body><main>${body}</main></body>
+<body><main${options.wide ? new SafeHtml(' class="wide"') : ''}>${body}</main></body>
 </html>`.value;
 }
 

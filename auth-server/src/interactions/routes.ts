@@ -8,6 +8,8 @@ import type { Logger } from '../log.ts';
 import type { UpstreamAttempt, UpstreamIdp } from '../upstream.ts';
 import type { UpstreamTokenVault } from '../upstream-tokens/vault.ts';
 import { consentPage, errorPage } from '../views.ts';
+import { ACCOUNT_SIGN_IN } from '../account/session.ts';
+import { verification } from './client-verification.ts';
 import { describeScope } from './scopes.ts';
 import { malformedCallback, upstreamFault } from './upstream-faults.ts';
 
@@ -120,6 +122,12 @@ export function interactionRoutes({ provider, upstream, upstreamTokens, accounts
   router.get('/upstream/callback', async (ctx) => {
     const state = typeof ctx.query.state === 'string' ? ctx.query.state : '';
     const uid = state.split('.')[0] ?? '';
+    // A sign-in to the connected-apps page, not an authorization (account/routes.ts).
+    if (uid === ACCOUNT_SIGN_IN) {
+      ctx.status = 303;
+      ctx.redirect(`/account/upstream?${ctx.querystring}`);
+      return;
+    }
     if (!/^[\w-]{1,64}$/.test(uid)) {
       renderError(ctx, 400, 'Sign-in expired', 'The identity provider answered without a valid sign-in reference. Start again from the application.');
       return;
@@ -232,16 +240,6 @@ function readPendingLogin(ctx: Context): PendingLogin | undefined {
     // a tampered cookie fails the signature check first; anything else is simply not ours
   }
   return undefined;
-}
-
-/**
- * A CIMD client's name is vouched for by the host serving its document; a pre-registered
- * client by the operator. A DCR client describes itself: nothing is verified.
- */
-function verification(client: { clientId: string; clientIdMetadataDocument?: boolean; metadata(): Record<string, unknown> }) {
-  if (client.clientIdMetadataDocument) return { verified: true, verifiedBy: new URL(client.clientId).host };
-  if (client.metadata().client_id_issued_at === undefined) return { verified: true, verifiedBy: 'this server' };
-  return { verified: false, verifiedBy: undefined };
 }
 
 function renderError(ctx: Context, status: number, title: string, message: string) {
