@@ -119,6 +119,15 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         ? { STORE: 'sqlite', SQLITE_PATH: join(dataDir, 'notes.db') }
         : { STORE: 'memory' };
 
+  // The resource server reads revoked grants where the auth server publishes them, as in a
+  // deployment that shares the store; with the auth server on memory there is nothing to read.
+  const authEnvChosen = { ...authStoreEnv, ...options.authServerEnv };
+  const revokedGrantsEnv: Record<string, string> = authEnvChosen.REDIS_URL
+    ? { REVOKED_GRANTS: 'redis', REVOKED_GRANTS_REDIS_URL: authEnvChosen.REDIS_URL }
+    : authEnvChosen.STORE === 'sqlite' && authEnvChosen.SQLITE_PATH
+      ? { REVOKED_GRANTS: 'sqlite', REVOKED_GRANTS_SQLITE_PATH: authEnvChosen.SQLITE_PATH }
+      : { REVOKED_GRANTS: 'off' };
+
   const unusedPort = await freePort();
   const extraResources = (options.extraResourcePaths ?? []).map((path) => `http://127.0.0.1:${unusedPort}${path}`);
   const resourcesEnv: Record<string, string> = {};
@@ -176,6 +185,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     AUTH_SERVER_ISSUER: authServerIssuer,
     LOG_LEVEL: 'silent',
     ...resourceStoreEnv,
+    ...revokedGrantsEnv,
     ...(tokenExchangeClient
       ? { TOKEN_EXCHANGE_CLIENT_ID: tokenExchangeClient.clientId, TOKEN_EXCHANGE_CLIENT_SECRET: tokenExchangeClient.clientSecret, UPSTREAM_ISSUER: idpIssuer }
       : {}),

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { redisTarget, redisTargetProblem, redisVariables, type RedisTarget } from './redis/target.ts';
 
 /**
  * Environment → typed configuration. Every variable is documented in the README's
@@ -19,7 +20,7 @@ const seconds = z.coerce.number().int().positive();
 
 
 /** Where state is kept (adapters/index.ts). */
-export type StoreChoice = { kind: 'sqlite'; path: string } | { kind: 'redis'; url: string } | { kind: 'memory' };
+export type StoreChoice = { kind: 'sqlite'; path: string } | ({ kind: 'redis' } & RedisTarget) | { kind: 'memory' };
 
 export const configSchema = z.object({
   ISSUER: identifierUrl.default('http://localhost:4000'),
@@ -52,8 +53,8 @@ export const configSchema = z.object({
   /** Pre-registered clients (confidential, machine-to-machine, introspection) as a YAML/JSON file. */
   CLIENTS_FILE: z.string().min(1).optional(),
 
-  /** Redis for all state, shared by several instances; the default store when set. */
-  REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
+  /** Redis for all state, shared by several instances (one server, Sentinel or Cluster); the default store when set. */
+  ...redisVariables,
   /** `sqlite` (default without REDIS_URL), `redis` (default with it) or `memory` (lost on restart). */
   STORE: z.enum(['sqlite', 'redis', 'memory'], { error: 'must be sqlite, redis or memory' }).optional(),
   /** The SQLite file of STORE=sqlite, beside the default key set. */
@@ -136,8 +137,9 @@ function toConfig(env: z.infer<typeof configSchema>) {
 }
 
 function storeChoice(env: z.infer<typeof configSchema>): StoreChoice {
-  const kind = env.STORE ?? (env.REDIS_URL ? 'redis' : 'sqlite');
-  if (kind === 'redis') return { kind, url: env.REDIS_URL! };
+  const redis = redisTarget(env);
+  const kind = env.STORE ?? (redis ? 'redis' : 'sqlite');
+  if (kind === 'redis') return { kind, ...redis! };
   return kind === 'sqlite' ? { kind, path: resolve(env.SQLITE_PATH) } : { kind };
 }
 
@@ -157,8 +159,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
     throw new ConfigError(`invalid auth-server configuration:\n${lines.join('\n')}`);
   }
-  if (parsed.data.STORE === 'redis' && !parsed.data.REDIS_URL) {
-    throw new ConfigError('invalid auth-server configuration:\n  REDIS_URL: must be set when STORE=redis');
+  const redisProblem = redisTargetProblem(parsed.data);
+  if (redisProblem) throw new ConfigError(`invalid auth-server configuration:\n  ${redisProblem}`);
+  if (parsed.data.STORE === 'redis' && !redisTarget(parsed.data)) {
+    throw new ConfigError('invalid auth-server configuration:\n  REDIS_URL: must be set when STORE=redis (or REDIS_SENTINELS, or REDIS_CLUSTER_NODES)');
   }
   const config = toConfig(parsed.data);
   if (!config.resource.defaultScopes.every((scope) => config.resource.scopes.includes(scope))) {

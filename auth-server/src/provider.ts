@@ -124,10 +124,13 @@ export function createProvider(deps: ProviderDeps): Provider {
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     expiresWithSession: async () => false,
     // whoami on the resource server reads the user from the access token alone.
+    // The grant id lets resource servers refuse a revoked grant's tokens at once, from the
+    // revocations published in the store they share (adapters/revocations.ts).
     extraTokenClaims: async (_ctx, token) => {
-      if (!('accountId' in token) || typeof token.accountId !== 'string') return undefined;
+      const grant = 'grantId' in token && typeof token.grantId === 'string' ? { grant_id: token.grantId } : {};
+      if (!('accountId' in token) || typeof token.accountId !== 'string') return grant;
       const profile = await accounts.get(token.accountId);
-      return profile ? { email: profile.email, name: profile.name } : undefined;
+      return profile ? { ...grant, email: profile.email, name: profile.name } : grant;
     },
     ttl: {
       AccessToken: config.resource.accessTokenTtl,

@@ -33,10 +33,13 @@ export interface StartOptions {
 /** Builds every part from the configuration and listens; used by main.ts and by tests. */
 export async function startAuthServer(config: Config, options: StartOptions = {}): Promise<RunningAuthServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
-  const storage = await createStorage({ store: config.store, policy: { refreshOverlapSeconds: config.refreshToken.reuseWindow }, logger });
+  const resources = await loadResources(config);
+  // A revoked grant stays published as long as a token issued before the revocation can live.
+  const revocationRetentionSeconds = Math.max(...resources.map((resource) => resource.accessTokenTtl)) + 60;
+  const storage = await createStorage({ store: config.store, policy: { refreshOverlapSeconds: config.refreshToken.reuseWindow }, logger, revocationRetentionSeconds });
   try {
     const keys = await loadKeys({ fromEnv: config.signingKeysJson, file: config.keysFile, cookieKeys: config.cookieKeys }, (message) => logger.warn(message));
-    const [resources, clients] = await Promise.all([loadResources(config), loadStaticClients(config, options.env)]);
+    const clients = await loadStaticClients(config, options.env);
     const accounts = new AccountStore(storage.adapter('Account'));
     const fetch = clientUrlFetch({ allowLoopback: config.cimd.allowLoopback, ca: options.cimdCa, logger });
     if (config.cimd.allowLoopback) logger.warn('CIMD_ALLOW_LOOPBACK is on: client metadata documents on loopback hosts are fetched (development only)');

@@ -1,5 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { metricsConfig, metricsVariables } from './metrics/variables.ts';
+import { redisTarget, redisTargetProblem, redisVariables, type RedisTarget } from './redis/target.ts';
 
 /**
  * Environment → typed configuration. Every variable is documented in the README's
@@ -14,7 +16,7 @@ const csv = z.string().transform((value) => value.split(/[\s,]+/).filter(Boolean
 
 
 /** Where notes are kept (server.ts). */
-export type StoreChoice = { kind: 'sqlite'; path: string } | { kind: 'redis'; url: string; keyPrefix: string } | { kind: 'memory' };
+export type StoreChoice = { kind: 'sqlite'; path: string } | ({ kind: 'redis'; keyPrefix: string } & RedisTarget) | { kind: 'memory' };
 
 export const configSchema = z.object({
   /** The MCP endpoint's public URL: the RFC 8707 resource, the only accepted `aud`. */
@@ -57,16 +59,27 @@ export const configSchema = z.object({
     .pipe(z.array(z.union([z.literal('*'), z.url({ protocol: /^https?$/, error: 'must be an http(s) origin or *' }).transform((value) => new URL(value).origin)])))
     .default(['http://localhost:6274', 'http://127.0.0.1:6274']),
 
-  /** Notes in Redis (redis:// or rediss://), shared by several instances; the default store when set. */
-  REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
+  /** Notes in Redis (one server, Sentinel or Cluster), shared by several instances; the default store when set. */
+  ...redisVariables,
   /** `sqlite` (default without REDIS_URL), `redis` (default with it) or `memory` (lost on restart). */
   STORE: z.enum(['sqlite', 'redis', 'memory'], { error: 'must be sqlite, redis or memory' }).optional(),
   /** The SQLite file of STORE=sqlite. */
   SQLITE_PATH: z.string().default(resolve(import.meta.dirname, '..', '.data', 'notes.db')),
   /** Prefix of every Redis key this server writes. */
   REDIS_KEY_PREFIX: z.string().default('mcp-rs:'),
+  /**
+   * Where the auth server publishes revoked grants, so their access tokens are refused at
+   * once: `auto` — the shared Redis (REVOKED_GRANTS_REDIS_URL, default REDIS_URL) when there
+   * is one, else the auth server's SQLite file on this machine; `off` — tokens live until
+   * they expire.
+   */
+  REVOKED_GRANTS: z.enum(['auto', 'redis', 'sqlite', 'off'], { error: 'must be auto, redis, sqlite or off' }).default('auto'),
+  REVOKED_GRANTS_REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
+  /** The auth server's SQLite file (its SQLITE_PATH), read-only. */
+  REVOKED_GRANTS_SQLITE_PATH: z.string().default(resolve(import.meta.dirname, '..', '..', 'auth-server', '.data', 'auth-server.db')),
   /** On SIGTERM: seconds of answering /readyz 503 while still serving, before the listener closes (balancer reaction time). */
   SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).max(300).default(0),
+  ...metricsVariables(9465),
 
   /** The upstream IdP whose APIs tools call as the user: the token exchange `audience`, and where userinfo is discovered. */
   UPSTREAM_ISSUER: identifierUrl.default('http://localhost:5556/dex'),
@@ -78,15 +91,6 @@ export const configSchema = z.object({
 });
 
 export type Config = ReturnType<typeof toConfig>;
-
-/** The resource's scopes: the first three are challenged up front, the others obtained by step-up. */
-export const SCOPES = {
-  tools: 'mcp:tools',
-  resources: 'mcp:resources',
-  prompts: 'mcp:prompts',
-  notesWrite: 'notes:write',
-  upstreamRead: 'upstream:read',
-} as const;
 
 function toConfig(env: z.infer<typeof configSchema>) {
   const resource = new URL(env.RESOURCE_URL);
@@ -124,16 +128,24 @@ function toConfig(env: z.infer<typeof configSchema>) {
     allowedOrigins: env.ALLOWED_ORIGINS.includes('*') ? ('*' as const) : [...new Set([resource.origin, ...env.ALLOWED_ORIGINS])],
     redis: env.REDIS_URL ? { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX } : undefined,
     shutdownGraceMs: env.SHUTDOWN_GRACE_SECONDS * 1000,
+    revokedGrants: revokedGrantsSource(env),
     store: storeChoice(env),
-    scopesSupported: Object.values(SCOPES) as string[],
-    challengeScopes: [SCOPES.tools, SCOPES.resources, SCOPES.prompts] as string[],
+    metrics: metricsConfig(env),
   };
 }
 
 function storeChoice(env: z.infer<typeof configSchema>): StoreChoice {
-  const kind = env.STORE ?? (env.REDIS_URL ? 'redis' : 'sqlite');
-  if (kind === 'redis') return { kind, url: env.REDIS_URL!, keyPrefix: env.REDIS_KEY_PREFIX };
+  const redis = redisTarget(env);
+  const kind = env.STORE ?? (redis ? 'redis' : 'sqlite');
+  if (kind === 'redis') return { kind, ...redis!, keyPrefix: env.REDIS_KEY_PREFIX };
   return kind === 'sqlite' ? { kind, path: resolve(env.SQLITE_PATH) } : { kind };
+}
+
+function revokedGrantsSource(env: z.infer<typeof configSchema>): { kind: 'redis'; url: string } | { kind: 'sqlite'; path: string } | { kind: 'off' } {
+  const redisUrl = env.REVOKED_GRANTS_REDIS_URL ?? env.REDIS_URL;
+  const kind = env.REVOKED_GRANTS === 'auto' ? (redisUrl ? 'redis' : 'sqlite') : env.REVOKED_GRANTS;
+  if (kind === 'redis') return redisUrl ? { kind, url: redisUrl } : { kind: 'off' };
+  return kind === 'sqlite' ? { kind, path: resolve(env.REVOKED_GRANTS_SQLITE_PATH) } : { kind };
 }
 
 export class ConfigError extends Error {
@@ -157,8 +169,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (parsed.data.TOKEN_VERIFIER === 'introspection' && !(parsed.data.INTROSPECTION_CLIENT_ID && parsed.data.INTROSPECTION_CLIENT_SECRET)) {
     throw new ConfigError('invalid resource-server configuration:\n  INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET: must be set when TOKEN_VERIFIER=introspection');
   }
-  if (parsed.data.STORE === 'redis' && !parsed.data.REDIS_URL) {
-    throw new ConfigError('invalid resource-server configuration:\n  REDIS_URL: must be set when STORE=redis');
+  const redisProblem = redisTargetProblem(parsed.data);
+  if (redisProblem) throw new ConfigError(`invalid resource-server configuration:\n  ${redisProblem}`);
+  if (parsed.data.STORE === 'redis' && !redisTarget(parsed.data)) {
+    throw new ConfigError('invalid resource-server configuration:\n  REDIS_URL: must be set when STORE=redis (or REDIS_SENTINELS, or REDIS_CLUSTER_NODES)');
   }
   return toConfig(parsed.data);
 }

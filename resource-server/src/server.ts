@@ -4,6 +4,7 @@ import { createApp } from './app.ts';
 import { IntrospectionVerifier } from './auth/introspect.ts';
 import type { TokenVerifier } from './auth/verifier.ts';
 import { JwtVerifier } from './auth/verify.ts';
+import { redisRevocationSource, refusingRevokedGrants, RevokedGrants, sqliteRevocationSource } from './auth/revoked-grants.ts';
 import { ConfigError, type Config } from './config.ts';
 import { createLogger, type Logger } from './log.ts';
 import { MemoryNotesStore } from './mcp/notes/memory.ts';
@@ -12,6 +13,7 @@ import { SqliteFileError } from './mcp/notes/sqlite-file.ts';
 import { SqliteNotesStore } from './mcp/notes/sqlite.ts';
 import type { NotesStore } from './mcp/notes/store.ts';
 import { withUnavailableAsError } from './mcp/notes/unavailable.ts';
+import { describeRedisTarget } from './redis/target.ts';
 
 export interface RunningResourceServer {
   url: string;
@@ -25,6 +27,23 @@ export interface StartOptions {
 }
 
 /** The verifier TOKEN_VERIFIER selects: local JWT verification (default) or RFC 7662 introspection. */
+/** Revoked grants from the store shared with the auth server, or none (REVOKED_GRANTS). */
+export function createRevokedGrants(config: Config, logger: Logger): RevokedGrants | undefined {
+  const { revokedGrants } = config;
+  if (revokedGrants.kind === 'off') {
+    logger.info('revoked grants are not shared with this server: an access token stays valid until it expires (REVOKED_GRANTS=off)');
+    return undefined;
+  }
+  const source = revokedGrants.kind === 'redis' ? redisRevocationSource(revokedGrants.url) : sqliteRevocationSource(revokedGrants.path);
+  logger.info({ source: source.description }, 'refusing access tokens of revoked grants, as published by the auth server');
+  const revoked = new RevokedGrants(source, logger);
+  revoked.start(REVOKED_GRANTS_POLL_MS);
+  return revoked;
+}
+
+/** How often revoked grants are read: a revocation takes effect within about this long. */
+const REVOKED_GRANTS_POLL_MS = 1000;
+
 export function createVerifier(config: Config, logger: Logger): TokenVerifier {
   const location = { issuer: config.authServer.issuer, internalUrl: config.authServer.internalUrl };
   if (config.tokenVerifier === 'introspection') {
@@ -46,7 +65,7 @@ export function createVerifier(config: Config, logger: Logger): TokenVerifier {
 /** The notes store STORE chooses: a SQLite file (default), Redis (several instances) or this process. */
 export function createNotesStore(config: Config, logger: Logger): NotesStore {
   const { store } = config;
-  if (store.kind === 'redis') return withUnavailableAsError(new RedisNotesStore({ url: store.url, keyPrefix: store.keyPrefix, logger }));
+  if (store.kind === 'redis') return withUnavailableAsError(new RedisNotesStore({ target: store, keyPrefix: store.keyPrefix, logger }));
   if (store.kind === 'memory') {
     logger.warn('STORE=memory: notes are kept IN THIS PROCESS ONLY — lost on restart and not shared between instances; unset STORE to keep them in a SQLite file');
     return new MemoryNotesStore();
@@ -64,13 +83,15 @@ export function createNotesStore(config: Config, logger: Logger): NotesStore {
 
 function storeLocation(config: Config): string | undefined {
   if (config.store.kind === 'sqlite') return config.store.path;
-  if (config.store.kind === 'redis') return new URL(config.store.url).host;
+  if (config.store.kind === 'redis') return describeRedisTarget(config.store);
   return undefined;
 }
 
 /** Builds the app from the configuration and listens; used by main.ts, tests and the benchmark. */
 export async function startResourceServer(config: Config, logger: Logger = createLogger(config.logLevel), options: StartOptions = {}): Promise<RunningResourceServer> {
-  const verifier = options.verifier ?? createVerifier(config, logger);
+  const revokedGrants = createRevokedGrants(config, logger);
+  const baseVerifier = options.verifier ?? createVerifier(config, logger);
+  const verifier = revokedGrants ? refusingRevokedGrants(baseVerifier, revokedGrants) : baseVerifier;
   const notes = createNotesStore(config, logger);
   let draining = false;
   const app = await createApp({ config, verifier, notes, logger, draining: () => draining });
@@ -90,6 +111,7 @@ export async function startResourceServer(config: Config, logger: Logger = creat
     logger.info({ graceMs: config.shutdownGraceMs }, 'shutting down: not ready, finishing accepted requests');
     if (config.shutdownGraceMs > 0) await sleep(config.shutdownGraceMs);
     await app.close();
+    await revokedGrants?.close();
   };
   return { url: config.resourceUrl, app, close: () => (closing ??= close()) };
 }

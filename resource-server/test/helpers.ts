@@ -101,6 +101,7 @@ export async function startResourceServerFor(
     AUTH_SERVER_ISSUER: standIn.issuer,
     LOG_LEVEL: 'silent',
     STORE: 'memory',
+    REVOKED_GRANTS: 'off',
     ...env,
   });
   const running = await startResourceServer(config, logger);

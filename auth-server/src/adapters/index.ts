@@ -1,12 +1,14 @@
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
 import type { Adapter, AdapterFactory } from 'oidc-provider';
 import { ConfigError, type StoreChoice } from '../config.ts';
 import type { Logger } from '../log.ts';
+import { createRedisClient, isRedisOutage, type RedisClient } from '../redis/client.ts';
+import { describeRedisTarget, type RedisTarget } from '../redis/target.ts';
 import type { ConsumptionPolicy, StoredRecord } from './consumption.ts';
 import { MemoryAdapter, MemoryStore } from './memory.ts';
 import { listRedisRecords, RedisAdapter } from './redis.ts';
+import { publishingRevocations, redisRevocationLog } from './revocations.ts';
 import { SqliteFileError } from './sqlite-file.ts';
 import { SqliteStore } from './sqlite.ts';
 import { guardFactory, sqliteFailure, StorageUnavailableError } from './unavailable.ts';
@@ -26,7 +28,7 @@ export interface Storage {
   ping(): Promise<boolean>;
   close(): Promise<void>;
   /** The shared client, for other Redis users (rate limits). */
-  redis?: Redis;
+  redis?: RedisClient;
   /** Whether an error from this store (or a user of its client) means the store is down. */
   isUnavailable(error: unknown): boolean;
   /** Every live record of a model, for operators (admin CLI, connected apps); not for request paths. */
@@ -37,6 +39,8 @@ export interface StorageOptions {
   store: StoreChoice;
   policy: ConsumptionPolicy;
   logger: Logger;
+  /** How long a revoked grant stays published for resource servers: the longest access-token lifetime (revocations.ts). */
+  revocationRetentionSeconds?: number;
   /** How often the SQLite store deletes expired rows (tests shorten it). */
   sweepIntervalMs?: number;
 }
@@ -48,7 +52,7 @@ export async function createStorage(options: StorageOptions): Promise<Storage> {
     case 'sqlite':
       return sqliteStorage(options.store.path, options);
     case 'redis':
-      return redisStorage(options.store.url, options);
+      return redisStorage(options.store, options);
   }
 }
 
@@ -71,7 +75,10 @@ function memoryStorage({ policy, logger }: StorageOptions): Storage {
   };
 }
 
-function sqliteStorage(path: string, { policy, logger, sweepIntervalMs }: StorageOptions): Storage {
+/** Default when the caller does not say: an hour, longer than the default access-token lifetime. */
+const REVOCATION_RETENTION_SECONDS = 3600;
+
+function sqliteStorage(path: string, { policy, logger, sweepIntervalMs, revocationRetentionSeconds = REVOCATION_RETENTION_SECONDS }: StorageOptions): Storage {
   let store: SqliteStore;
   try {
     store = new SqliteStore(path, sweepIntervalMs ? { sweepIntervalMs } : {});
@@ -84,7 +91,7 @@ function sqliteStorage(path: string, { policy, logger, sweepIntervalMs }: Storag
   return {
     kind: 'sqlite',
     location: path,
-    adapter: guardFactory(perModel((name) => store.adapter(name, policy)), sqliteFailure),
+    adapter: guardFactory(publishingRevocations(perModel((name) => store.adapter(name, policy)), { publish: async (grantId) => store.publishRevokedGrant(grantId, revocationRetentionSeconds) }), sqliteFailure),
     ping: async () => store.ping(),
     close: async () => store.close(),
     isUnavailable: sqliteFailure,
@@ -99,11 +106,11 @@ function sqliteStorage(path: string, { policy, logger, sweepIntervalMs }: Storag
  */
 const STARTUP_WAIT_MS = 2000;
 
-async function redisStorage(url: string, { policy, logger }: StorageOptions): Promise<Storage> {
-  const host = new URL(url).host;
+async function redisStorage(target: RedisTarget, { policy, logger, revocationRetentionSeconds = REVOCATION_RETENTION_SECONDS }: StorageOptions): Promise<Storage> {
+  const host = describeRedisTarget(target);
   // No offline queue: while the connection is down a command fails at once (503) instead of
-  // holding the request through reconnection back-off.
-  const redis = new Redis(url, { maxRetriesPerRequest: 2, enableOfflineQueue: false });
+  // holding the request through reconnection back-off (or a Sentinel failover).
+  const redis = createRedisClient(target, { maxRetriesPerRequest: 2, enableOfflineQueue: false });
   let reported = false;
   redis.on('error', (error) => {
     // One line per outage, not one per reconnection attempt.
@@ -118,16 +125,16 @@ async function redisStorage(url: string, { policy, logger }: StorageOptions): Pr
   // ready; an unreachable one (its first connection error) does not hold up the start.
   await Promise.race([once(redis, 'ready').catch(() => undefined), sleep(STARTUP_WAIT_MS)]);
   logger.info({ redis: host }, 'state is kept in Redis');
-  // A command fails while the connection is not ready, or with a connection-level error;
-  // Redis's own replies (ReplyError) are answers, not outages.
-  const isUnavailable = (error: unknown) => redis.status !== 'ready' || (error instanceof Error && error.name !== 'ReplyError' && /connection|ECONNREFUSED|ETIMEDOUT|max retries/i.test(error.message));
+  // Not ready, a connection-level error, or a reply that says "failing over" (CLUSTERDOWN,
+  // READONLY…); Redis's other replies are answers, not outages.
+  const isUnavailable = (error: unknown) => isRedisOutage(redis, error);
   return {
     kind: 'redis',
     location: host,
     redis,
     isUnavailable,
     list: (model) => listRedisRecords(redis, model),
-    adapter: guardFactory(perModel((name) => new RedisAdapter(name, redis, policy)), isUnavailable),
+    adapter: guardFactory(publishingRevocations(perModel((name) => new RedisAdapter(name, redis, policy)), redisRevocationLog(redis, revocationRetentionSeconds)), isUnavailable),
     ping: async () => (await redis.ping().catch(() => 'down')) === 'PONG',
     close: async () => void (await redis.quit().catch(() => redis.disconnect())),
   };

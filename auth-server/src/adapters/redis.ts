@@ -1,5 +1,6 @@
-import type { Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { primaries, type RedisClient } from '../redis/client.ts';
 import { now, replayError, withinOverlap, type ConsumptionPolicy, type StoredRecord } from './consumption.ts';
 
 /**
@@ -12,6 +13,13 @@ import { now, replayError, withinOverlap, type ConsumptionPolicy, type StoredRec
  *
  * `consume` is one atomic script: of two auth-server instances presenting the same code or
  * refresh token, exactly one consumes it; the other sees a replay (outside the overlap window).
+ *
+ * On a Redis Cluster a script or transaction may touch one hash slot only. Every script here
+ * touches a single key; an upsert's writes are one transaction per key, the grant's set
+ * first, so a record never exists without its grant knowing it (a crash in between leaves a
+ * set member with no record, which revocation skips). Revocation deletes the members before
+ * the set, so a revocation cut short is completed by the next one. Key names are the same on
+ * every topology: data moved from one server to a cluster keeps working.
  */
 
 /** Marks a hash consumed unless it already was; returns the earlier consumption time, if any. */
@@ -31,11 +39,11 @@ return 1`;
 
 export class RedisAdapter implements Adapter {
   readonly #name: string;
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #prefix: string;
   readonly #policy: ConsumptionPolicy;
 
-  constructor(name: string, redis: Redis, policy: ConsumptionPolicy, prefix = 'oidc:') {
+  constructor(name: string, redis: RedisClient, policy: ConsumptionPolicy, prefix = 'oidc:') {
     this.#name = name;
     this.#redis = redis;
     this.#policy = policy;
@@ -52,21 +60,34 @@ export class RedisAdapter implements Adapter {
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number) {
     const key = this.#key(id);
-    const multi = this.#redis.multi().del(key).hset(key, { payload: JSON.stringify(payload), ...(payload.grantId ? { grantId: payload.grantId } : {}) });
-    if (expiresIn) multi.expire(key, expiresIn);
+    // Each step writes one key; in this order.
+    const steps: ((multi: ChainableCommander) => ChainableCommander)[] = [];
     if (payload.grantId) {
       const grantKey = this.#grantKey(payload.grantId);
-      multi.sadd(grantKey, key);
-      if (expiresIn) multi.eval(EXTEND_TTL, 1, grantKey, expiresIn);
-      else multi.persist(grantKey);
+      steps.push((multi) => {
+        multi.sadd(grantKey, key);
+        return expiresIn ? multi.eval(EXTEND_TTL, 1, grantKey, expiresIn) : multi.persist(grantKey);
+      });
     }
+    steps.push((multi) => {
+      multi.del(key).hset(key, { payload: JSON.stringify(payload), ...(payload.grantId ? { grantId: payload.grantId } : {}) });
+      return expiresIn ? multi.expire(key, expiresIn) : multi;
+    });
     for (const [index, value] of [['uid', payload.uid], ['userCode', payload.userCode]] as const) {
       if (!value) continue;
       const indexKey = `${this.#prefix}${index}:${this.#name}:${value}`;
-      if (expiresIn) multi.set(indexKey, id, 'EX', expiresIn);
-      else multi.set(indexKey, id);
+      steps.push((multi) => (expiresIn ? multi.set(indexKey, id, 'EX', expiresIn) : multi.set(indexKey, id)));
     }
-    await multi.exec();
+    await this.#transact(steps);
+  }
+
+  /** One transaction on a single server; on a cluster, one per step (each step is one key's). */
+  async #transact(steps: ((multi: ChainableCommander) => ChainableCommander)[]) {
+    if (!this.#redis.isCluster) {
+      await steps.reduce((multi, step) => step(multi), this.#redis.multi()).exec();
+      return;
+    }
+    for (const step of steps) await step(this.#redis.multi()).exec();
   }
 
   async find(id: string) {
@@ -107,7 +128,12 @@ export class RedisAdapter implements Adapter {
   async revokeByGrantId(grantId: string) {
     const grantKey = this.#grantKey(grantId);
     const keys = await this.#redis.smembers(grantKey);
-    await this.#redis.del(grantKey, ...keys);
+    if (!this.#redis.isCluster) {
+      await this.#redis.del(grantKey, ...keys);
+      return;
+    }
+    await Promise.all(keys.map((member) => this.#redis.del(member)));
+    await this.#redis.del(grantKey);
   }
 }
 
@@ -116,15 +142,18 @@ export class RedisAdapter implements Adapter {
  * walks the keyspace in batches without blocking Redis; it costs a pass over every key, which
  * is fine for an operator's command or one user's page, not for a request path.
  */
-export async function listRedisRecords(redis: Redis, model: string, prefix = 'oidc:'): Promise<StoredRecord[]> {
+export async function listRedisRecords(redis: RedisClient, model: string, prefix = 'oidc:'): Promise<StoredRecord[]> {
   const records: StoredRecord[] = [];
   const start = `${prefix}${model}:`;
-  for await (const keys of redis.scanStream({ match: `${start}*`, count: 500 }) as AsyncIterable<string[]>) {
-    const payloads = await Promise.all(keys.map((key) => redis.hget(key, 'payload')));
-    keys.forEach((key, index) => {
-      const payload = payloads[index];
-      if (payload) records.push({ id: key.slice(start.length), payload: JSON.parse(payload) as AdapterPayload });
-    });
+  // SCAN is per server: on a cluster, every master's share of the keys.
+  for (const node of primaries(redis)) {
+    for await (const keys of node.scanStream({ match: `${start}*`, count: 500 }) as AsyncIterable<string[]>) {
+      const payloads = await Promise.all(keys.map((key) => redis.hget(key, 'payload')));
+      keys.forEach((key, index) => {
+        const payload = payloads[index];
+        if (payload) records.push({ id: key.slice(start.length), payload: JSON.parse(payload) as AdapterPayload });
+      });
+    }
   }
   return records.sort((a, b) => (a.id < b.id ? -1 : 1));
 }

@@ -31,6 +31,13 @@ CREATE INDEX IF NOT EXISTS oidc_records_grant ON oidc_records (grant_id) WHERE g
 CREATE INDEX IF NOT EXISTS oidc_records_uid ON oidc_records (model, uid) WHERE uid IS NOT NULL;
 CREATE INDEX IF NOT EXISTS oidc_records_user_code ON oidc_records (model, user_code) WHERE user_code IS NOT NULL;
 CREATE INDEX IF NOT EXISTS oidc_records_expiry ON oidc_records (expires_at) WHERE expires_at IS NOT NULL;
+-- Revoked grants, read by resource servers on this machine (revocations.ts).
+CREATE TABLE IF NOT EXISTS revoked_grants (
+  grant_id     TEXT PRIMARY KEY,
+  revoked_at   INTEGER NOT NULL, -- epoch milliseconds
+  retain_until INTEGER NOT NULL  -- epoch seconds
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS revoked_grants_at ON revoked_grants (revoked_at);
 `;
 
 /** How often expired rows are deleted. */
@@ -47,7 +54,7 @@ export class SqliteStore {
   readonly path: string;
   readonly #db: DatabaseSync;
   readonly #timer: NodeJS.Timeout;
-  readonly statements: Record<'upsert' | 'list' | 'find' | 'findByUid' | 'findByUserCode' | 'consumption' | 'markConsumed' | 'destroy' | 'revokeGrant' | 'destroyGrant' | 'sweep' | 'ping', StatementSync>;
+  readonly statements: Record<'upsert' | 'list' | 'publishRevokedGrant' | 'pruneRevokedGrants' | 'find' | 'findByUid' | 'findByUserCode' | 'consumption' | 'markConsumed' | 'destroy' | 'revokeGrant' | 'destroyGrant' | 'sweep' | 'ping', StatementSync>;
 
   constructor(path: string, { sweepIntervalMs = SWEEP_INTERVAL_MS } = {}) {
     this.path = path;
@@ -61,6 +68,10 @@ export class SqliteStore {
           user_code = excluded.user_code, expires_at = excluded.expires_at, consumed_at = NULL`),
       find: db.prepare(`SELECT payload, consumed_at FROM oidc_records WHERE model = :model AND id = :id AND ${LIVE}`),
       list: db.prepare(`SELECT id, payload FROM oidc_records WHERE model = :model AND ${LIVE} ORDER BY id`),
+      publishRevokedGrant: db.prepare(
+        'INSERT INTO revoked_grants (grant_id, revoked_at, retain_until) VALUES (:grantId, :at, :until) ON CONFLICT (grant_id) DO UPDATE SET revoked_at = excluded.revoked_at, retain_until = excluded.retain_until',
+      ),
+      pruneRevokedGrants: db.prepare('DELETE FROM revoked_grants WHERE retain_until <= :now'),
       findByUid: db.prepare(`SELECT payload, consumed_at FROM oidc_records WHERE model = :model AND uid = :uid AND ${LIVE} LIMIT 1`),
       findByUserCode: db.prepare(`SELECT payload, consumed_at FROM oidc_records WHERE model = :model AND user_code = :userCode AND ${LIVE} LIMIT 1`),
       consumption: db.prepare(`SELECT consumed_at, grant_id FROM oidc_records WHERE model = :model AND id = :id AND ${LIVE}`),
@@ -87,8 +98,14 @@ export class SqliteStore {
     return (this.statements.list.all({ model, now: now() }) as { id: string; payload: string }[]).map((row) => ({ id: row.id, payload: JSON.parse(row.payload) as AdapterPayload }));
   }
 
+  /** A revoked grant, for resource servers on this machine (revocations.ts). */
+  publishRevokedGrant(grantId: string, retentionSeconds: number) {
+    this.statements.publishRevokedGrant.run({ grantId, at: Date.now(), until: now() + retentionSeconds });
+  }
+
   /** Deletes every expired row; returns how many. */
   sweep(at = now()): number {
+    this.statements.pruneRevokedGrants.run({ now: at });
     return Number(this.statements.sweep.run({ now: at }).changes);
   }
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.ts';
 
 /**
  * One upstream refresh per grant at a time. The IdP rotates its refresh token (Dex does):
@@ -57,14 +57,14 @@ export interface RedisLockOptions {
  * delete. Callers in one process queue in process first, so only one of them polls Redis.
  */
 export class RedisLock implements RefreshLock {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #local = new InProcessLock();
   readonly #ttlMs: number;
   readonly #waitMs: number;
   readonly #retryMs: number;
   readonly #prefix: string;
 
-  constructor(redis: Redis, options: RedisLockOptions = {}) {
+  constructor(redis: RedisClient, options: RedisLockOptions = {}) {
     this.#redis = redis;
     this.#ttlMs = options.ttlMs ?? 45_000;
     this.#waitMs = options.waitMs ?? 50_000;

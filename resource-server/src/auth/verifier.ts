@@ -34,6 +34,8 @@ export interface Caller {
   clientId: string;
   scopes: string[];
   expiresAt: number;
+  /** The auth server's grant the token was issued under, when it says (revoked-grants.ts). */
+  grantId: string | undefined;
 }
 
 export function callerOf(authInfo: AuthInfo | undefined): Caller {
@@ -52,6 +54,7 @@ export function callerFromClaims(claims: Record<string, unknown>): Caller {
     clientId: String(claims.client_id),
     scopes: scope.split(' ').filter(Boolean),
     expiresAt: Number(claims.exp),
+    grantId: typeof claims.grant_id === 'string' ? claims.grant_id : undefined,
   };
 }
 

@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import type { Logger } from '../../log.ts';
+import { createRedisClient, type RedisClient } from '../../redis/client.ts';
+import type { RedisTarget } from '../../redis/target.ts';
 import { byCreation, MAX_NOTES_PER_USER, NotesLimitError, type Note, type NotesStore } from './store.ts';
 
 /**
  * Notes in Redis: one hash per owner, `<prefix>notes:<owner>` → { id: JSON(note) }.
- * The owner is part of the key, so a lookup can never cross users.
+ * The owner is part of the key, so a lookup can never cross users. Every command and script
+ * touches that one key, so it runs on a Redis Cluster as on one server (the owner is
+ * percent-encoded: no `{` can make a hash tag of it).
  */
 
 // Adds a note unless the owner is at the limit, atomically.
@@ -16,12 +19,12 @@ return 1`;
 
 export class RedisNotesStore implements NotesStore {
   readonly kind = 'redis';
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #prefix: string;
 
-  constructor(options: { url: string; keyPrefix: string; logger: Logger }) {
+  constructor(options: { target: RedisTarget; keyPrefix: string; logger: Logger }) {
     this.#prefix = options.keyPrefix;
-    this.#redis = new Redis(options.url, { maxRetriesPerRequest: 2, connectTimeout: 5000, lazyConnect: false });
+    this.#redis = createRedisClient(options.target, { maxRetriesPerRequest: 2, enableOfflineQueue: true, connectTimeout: 5000 });
     let reported = false;
     this.#redis.on('error', (error: Error) => {
       // Reconnects by itself; say it once per outage, not once per retry.

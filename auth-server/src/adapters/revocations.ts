@@ -1,0 +1,57 @@
+import type { Cluster, Redis } from 'ioredis';
+import type { Adapter, AdapterFactory } from 'oidc-provider';
+
+/**
+ * Revoked grants, published where the resource servers can see them without asking the
+ * auth server per request: a JWT access token stays valid until it expires, so a resource
+ * server that shares the store refuses tokens whose `grant_id` is listed here.
+ *
+ * Every revocation path ends in an adapter's `revokeByGrantId` — RFC 7009, a replayed
+ * refresh token or code (family revocation), the connected-apps page, the admin CLI — so
+ * that is where the grant is published. Entries are kept as long as a token issued before
+ * the revocation can live (the longest access-token lifetime), then pruned.
+ *
+ *   Redis:  sorted set `oidc:revoked-grants`, member = grant id, score = revocation time (ms)
+ *   SQLite: table `revoked_grants (grant_id, revoked_at ms, retain_until s)` in the same file
+ *   memory: not shared with anyone — tokens live until they expire (the README says so)
+ */
+export interface RevocationLog {
+  publish(grantId: string): Promise<void>;
+}
+
+export const REVOKED_GRANTS_KEY = 'oidc:revoked-grants';
+
+export function redisRevocationLog(redis: Redis | Cluster, retentionSeconds: number): RevocationLog {
+  return {
+    async publish(grantId) {
+      const at = Date.now();
+      await redis.multi().zadd(REVOKED_GRANTS_KEY, at, grantId).zremrangebyscore(REVOKED_GRANTS_KEY, '-inf', at - retentionSeconds * 1000).exec();
+    },
+  };
+}
+
+/** Every adapter's `revokeByGrantId`, with the grant published after its records are gone. */
+export function publishingRevocations(factory: AdapterFactory, log: RevocationLog): AdapterFactory {
+  const wrapped = new Map<string, Adapter>();
+  return (name) => {
+    let adapter = wrapped.get(name);
+    if (!adapter) {
+      const inner = factory(name);
+      // Methods bound to the adapter itself: its classes keep their state in private fields.
+      adapter = {
+        upsert: inner.upsert.bind(inner),
+        find: inner.find.bind(inner),
+        findByUid: inner.findByUid.bind(inner),
+        findByUserCode: inner.findByUserCode.bind(inner),
+        consume: inner.consume.bind(inner),
+        destroy: inner.destroy.bind(inner),
+        revokeByGrantId: async (grantId: string) => {
+          await inner.revokeByGrantId(grantId);
+          await log.publish(grantId);
+        },
+      };
+      wrapped.set(name, adapter);
+    }
+    return adapter;
+  };
+}
