@@ -130,9 +130,9 @@ function clientLine(client: ClientSummary) {
   return `${client.clientId}  ${client.origin}  ${client.name ?? '(no name)'}  ${client.grantTypes.join(',')}  ${client.redirectUris.join(' ')}`;
 }
 
-function grantLine(grant: GrantView) {
+function grantLine(grant: GrantView & { clientName?: string | undefined }) {
   const scopes = [...grant.openidScopes, ...grant.resources.flatMap((resource) => resource.scopes)].join(' ');
-  return `${grant.grantId}  client ${grant.clientId}  user ${grant.accountId}  ${grant.resources.map((resource) => resource.url).join(' ') || '-'}  [${scopes}]  authorized ${date(grant.authorizedAt)}  last used ${date(grant.lastUsedAt)}`;
+  return `${grant.grantId}  ${grant.clientName ? `${grant.clientName} (${grant.clientId})` : `client ${grant.clientId}`}  user ${grant.accountId}  ${grant.resources.map((resource) => resource.url).join(' ') || '-'}  [${scopes}]  authorized ${date(grant.authorizedAt)}  last used ${date(grant.lastUsedAt)}`;
 }
 
 function userLine(user: UserSummary) {

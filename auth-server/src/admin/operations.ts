@@ -86,9 +86,11 @@ export class AdminOperations {
     return match.sub;
   }
 
-  async grantsOf(user: string): Promise<GrantView[]> {
+  /** A user's grants, each with the name its client registered (when it still exists). */
+  async grantsOf(user: string): Promise<(GrantView & { clientName: string | undefined })[]> {
     const sub = await this.resolveUser(user);
-    return listGrants(this.#storage, (grant) => grant.accountId === sub);
+    const names = new Map((await this.clients()).map((client) => [client.clientId, client.name]));
+    return (await listGrants(this.#storage, (grant) => grant.accountId === sub)).map((grant) => ({ ...grant, clientName: names.get(grant.clientId) }));
   }
 
   async revokeGrant(grantId: string): Promise<void> {
