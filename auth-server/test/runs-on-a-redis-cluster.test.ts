@@ -15,9 +15,10 @@ import { loadConfig as loadResourceConfig } from '../../resource-server/src/conf
 import { createNotesStore } from '../../resource-server/src/server.ts';
 import type { DevIdpObservation } from '../../dev-idp/src/server.ts';
 import { obtainAccessToken, registerClient, tokenRequest } from '../../test-support/oauth-flow.ts';
-import { startRedisCluster, type TestRedisCluster } from '../../test-support/redis-topologies.ts';
+import { startRedisCluster, until, type TestRedisCluster } from '../../test-support/redis-topologies.ts';
 import { DEMO_USERS, startStack, type Stack } from '../../test-support/stack.ts';
 import { exchangeToken } from '../../test-support/token-exchange.ts';
+import { mcp } from '../../resource-server/test/helpers.ts';
 
 const silent = pino({ level: 'silent' });
 let cluster: TestRedisCluster;
@@ -94,21 +95,24 @@ describe('the stack on the cluster', () => {
         TRUST_PROXY: 'true',
         ACCESS_TOKEN_TTL: String(24 * 60 * 60),
       },
-      resourceServerEnv: { STORE: 'redis', REDIS_CLUSTER_NODES: cluster.env },
+      // The resource server reads the revoked grants from the cluster too.
+      resourceServerEnv: { STORE: 'redis', REDIS_CLUSTER_NODES: cluster.env, REVOKED_GRANTS: 'auto' },
       idpObserver: (observation) => observed.push(observation),
     });
   });
   afterAll(() => stack?.close());
   afterEach(() => vi.useRealTimers());
 
-  it('answers /readyz with the cluster as its store', async () => {
+  it('is ready with the cluster as its store, and the resource server reads revoked grants there', async () => {
+    expect(loadResourceConfig({ REDIS_CLUSTER_NODES: cluster.env }).revokedGrants).toMatchObject({ kind: 'redis', target: { cluster: { nodes: cluster.nodes } } });
     const response = await fetch(`${stack.authServerIssuer}/readyz`);
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ status: 'ready', storage: { kind: 'redis', ok: true } });
   });
 
-  it('signs alice in, rotates her refresh token, and revokes the family when a rotated one comes back', async () => {
+  it('signs alice in, rotates her refresh token, and revokes the family when a rotated one comes back — at the resource server too', async () => {
     const { clientId, tokens } = await obtainAccessToken({ issuer: stack.authServerIssuer, resource: stack.mcpUrl, user: DEMO_USERS.alice });
+    expect((await mcp(stack.mcpUrl, { token: tokens.access_token, method: 'tools/list' })).status).toBe(200);
     const refresh = (token: string) => tokenRequest(stack.authServerIssuer, { grant_type: 'refresh_token', refresh_token: token, client_id: clientId });
     const rotated = await refresh(tokens.refresh_token!);
     expect(rotated.status).toBe(200);
@@ -118,6 +122,8 @@ describe('the stack on the cluster', () => {
     const replay = await refresh(tokens.refresh_token!);
     expect(replay).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
     expect(await refresh(next)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    // The resource server polls the revoked grants once a second: a bounded wait.
+    await until('the resource server refuses the revoked grant’s access token', async () => (await mcp(stack.mcpUrl, { token: tokens.access_token, method: 'tools/list' })).status === 401, 5000);
   });
 
   it('counts registrations per address in the cluster and answers 429 past the limit', async () => {

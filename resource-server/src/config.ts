@@ -141,10 +141,11 @@ function storeChoice(env: z.infer<typeof configSchema>): StoreChoice {
   return kind === 'sqlite' ? { kind, path: resolve(env.SQLITE_PATH) } : { kind };
 }
 
-function revokedGrantsSource(env: z.infer<typeof configSchema>): { kind: 'redis'; url: string } | { kind: 'sqlite'; path: string } | { kind: 'off' } {
-  const redisUrl = env.REVOKED_GRANTS_REDIS_URL ?? env.REDIS_URL;
-  const kind = env.REVOKED_GRANTS === 'auto' ? (redisUrl ? 'redis' : 'sqlite') : env.REVOKED_GRANTS;
-  if (kind === 'redis') return redisUrl ? { kind, url: redisUrl } : { kind: 'off' };
+function revokedGrantsSource(env: z.infer<typeof configSchema>): { kind: 'redis'; target: RedisTarget } | { kind: 'sqlite'; path: string } | { kind: 'off' } {
+  // The notes' Redis (one server, Sentinel or Cluster) unless REVOKED_GRANTS_REDIS_URL names another.
+  const target = env.REVOKED_GRANTS_REDIS_URL ? { url: env.REVOKED_GRANTS_REDIS_URL } : redisTarget(env);
+  const kind = env.REVOKED_GRANTS === 'auto' ? (target ? 'redis' : 'sqlite') : env.REVOKED_GRANTS;
+  if (kind === 'redis') return target ? { kind, target } : { kind: 'off' };
   return kind === 'sqlite' ? { kind, path: resolve(env.REVOKED_GRANTS_SQLITE_PATH) } : { kind };
 }
 

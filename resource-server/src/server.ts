@@ -34,7 +34,7 @@ export function createRevokedGrants(config: Config, logger: Logger): RevokedGran
     logger.info('revoked grants are not shared with this server: an access token stays valid until it expires (REVOKED_GRANTS=off)');
     return undefined;
   }
-  const source = revokedGrants.kind === 'redis' ? redisRevocationSource(revokedGrants.url) : sqliteRevocationSource(revokedGrants.path);
+  const source = revokedGrants.kind === 'redis' ? redisRevocationSource(revokedGrants.target) : sqliteRevocationSource(revokedGrants.path);
   logger.info({ source: source.description }, 'refusing access tokens of revoked grants, as published by the auth server');
   const revoked = new RevokedGrants(source, logger);
   revoked.start(REVOKED_GRANTS_POLL_MS);

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
-import { Redis } from 'ioredis';
 import type { Logger } from '../log.ts';
+import { createRedisClient } from '../redis/client.ts';
+import { describeRedisTarget, type RedisTarget } from '../redis/target.ts';
 import { InvalidTokenError, type TokenVerifier } from './verifier.ts';
 
 /**
@@ -81,11 +82,11 @@ export function refusingRevokedGrants(verifier: TokenVerifier, revoked: RevokedG
 
 export const REVOKED_GRANTS_KEY = 'oidc:revoked-grants';
 
-export function redisRevocationSource(url: string): RevocationSource {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false });
+export function redisRevocationSource(target: RedisTarget): RevocationSource {
+  const redis = createRedisClient(target, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
   redis.on('error', () => {}); // reported by RevokedGrants.poll, once per outage
   return {
-    description: `redis at ${new URL(url).host}`,
+    description: `redis at ${describeRedisTarget(target)}`,
     async revokedSince(sinceMs) {
       const entries = await redis.zrangebyscore(REVOKED_GRANTS_KEY, `(${sinceMs}`, '+inf', 'WITHSCORES');
       const revoked = [];
