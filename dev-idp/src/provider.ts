@@ -7,6 +7,7 @@ import type { ClientMetadata, Configuration, JWK, KoaContextWithOIDC } from 'oid
 import type { DexConfig, DexStaticClient } from './dex-config.ts';
 import { StaticUsers } from './users.ts';
 import { errorPage } from './views/error.ts';
+import { inProcessStore } from './session-store.ts';
 
 export interface ProviderOptions {
   dex: DexConfig;
@@ -84,6 +85,7 @@ export function providerConfiguration(options: ProviderOptions): Configuration {
     }
   }
   return {
+    adapter: inProcessStore(),
     clients: dex.staticClients.map((c) => clientMetadata(c, redirectUris[c.id])),
     scopes: SCOPES,
     claims: CLAIMS,
