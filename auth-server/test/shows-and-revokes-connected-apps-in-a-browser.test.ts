@@ -84,7 +84,7 @@ describe('connected apps in a browser', () => {
 });
 
 describe('refusals of the connected-apps page', () => {
-  async function signedIn(user: typeof DEMO_USERS.alice) {
+  async function signedIn(user: { login: string; password: string }) {
     const browser = new ScriptedBrowser();
     const login = await browser.open(`${stack.authServerIssuer}/account`);
     const page = await browser.submitForm(login, { fields: { login: user.login, password: user.password } });
