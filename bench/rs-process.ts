@@ -24,6 +24,7 @@ function passThrough(): TokenVerifier {
     clientId: 'bench',
     scopes: ['mcp:tools', 'mcp:resources', 'mcp:prompts'],
     expiresAt: Math.floor(Date.now() / 1000) + 3600,
+    grantId: 'bench-grant',
   };
   return {
     verify: async (token: string) => authInfoFor(token, caller, config.resourceUrl),
