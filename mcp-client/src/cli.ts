@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 /**
- * mcp-client: argument parsing and the five commands. The flow itself lives in flow/.
+ * mcp-client: argument parsing and the commands. The flow itself lives in flow/, `doctor` in doctor.ts.
  */
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/client';
+import { doctor } from './doctor.ts';
 import { CliError, usageError } from './errors.ts';
 import { parseServerUrl } from './flow/discover.ts';
 import { selectScope } from './flow/authorize.ts';
@@ -12,7 +13,7 @@ import { discoverAuthorizationServer } from './flow/discover.ts';
 import { MAX_STEP_UPS, discoverFor, login, withMcp } from './flow/login.ts';
 import type { FlowOptions } from './flow/login.ts';
 import { CLIENT_VERSION, callTool, listTools } from './flow/mcp.ts';
-import { checkClientMetadataUrl, clientInformation, plannedRegistration } from './flow/register.ts';
+import { checkClientMetadataUrl, checkRedirectUri, clientInformation, plannedRegistration } from './flow/register.ts';
 import { revoke } from './flow/tokens.ts';
 import { Store } from './store.ts';
 import { Trace, since } from './trace.ts';
@@ -25,6 +26,13 @@ Usage:
   mcp-client tools <url>                      list tools (stored token, refreshed or logging in as needed)
   mcp-client call <url> <tool> [json-args]    call a tool, e.g. call http://localhost:3000/mcp whoami '{}'
   mcp-client logout <url>                     revoke (RFC 7009) and forget the tokens for <url>
+  mcp-client doctor <url>                     check the server against the MCP authorization spec
+                                              without logging in: every deviation, with its rule
+                                              and reference. Registers a client at the
+                                              authorization server (a change on someone else's
+                                              server; deleted again where it offers RFC 7592)
+                                              and sends it two authorization requests; exit 1
+                                              when a login would be refused
 
 <url> is the MCP endpoint, e.g. http://localhost:3000/mcp
 
@@ -39,12 +47,16 @@ Options:
                           authorization servers that support it (else DCR)
   --client-id <id>        use a pre-registered client instead of registering
   --client-secret <s>     its secret, if confidential (or set MCP_CLIENT_SECRET)
+  --redirect-uri <uri>    the loopback redirect URI registered for --client-id (or listed in
+                          the --client-metadata-url document), e.g. http://127.0.0.1:8976/callback;
+                          the callback listens exactly there
   --issuer <url>          the authorization server --client-id belongs to; the
                           credentials are never sent to any other
   --client-credentials    machine client: client_credentials grant with --client-id and
                           --client-secret, no browser
   --max-step-ups <n>      re-authorizations on 403 insufficient_scope (default ${MAX_STEP_UPS})
   --new-client            register a new client even if one is stored for the AS
+  --no-register           doctor: do not register a client nor send authorization requests
   -h, --help              show this help
   --version               show the version
 
@@ -61,6 +73,8 @@ interface Parsed {
   command: string;
   positionals: string[];
   flow: Omit<FlowOptions, 'trace' | 'store'>;
+  /** doctor: register a probe client (false with --no-register). */
+  register: boolean;
   json: boolean;
   verbose: boolean;
   help: boolean;
@@ -88,6 +102,8 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
         'client-credentials': { type: 'boolean', default: false },
         'max-step-ups': { type: 'string' },
         'new-client': { type: 'boolean', default: false },
+        'redirect-uri': { type: 'string' },
+        'no-register': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', default: false },
       },
@@ -113,10 +129,16 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
     throw usageError('--client-credentials needs --client-id and a secret (--client-secret or MCP_CLIENT_SECRET)');
   }
   const clientMetadataUrl = values['client-metadata-url'] === undefined ? undefined : checkClientMetadataUrl(values['client-metadata-url']);
+  if (values['redirect-uri'] !== undefined && values['client-id'] === undefined && clientMetadataUrl === undefined) {
+    throw usageError('--redirect-uri names the redirect URI of --client-id or of the --client-metadata-url document; a dynamically registered client gets its own');
+  }
+  const redirectUri = values['redirect-uri'] === undefined ? undefined : checkRedirectUri(values['redirect-uri']);
   const [command = '', ...rest] = positionals;
+  if (values['no-register'] && command !== 'doctor') throw usageError('--no-register is an option of `doctor`');
   return {
     command,
     positionals: rest,
+    register: !values['no-register'],
     json: values.json,
     verbose: values.verbose,
     help: values.help,
@@ -129,6 +151,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
         ? { clientId: values['client-id'], ...(clientSecret ? { clientSecret } : {}), ...(values.issuer ? { issuer: values.issuer } : {}) }
         : undefined,
       clientMetadataUrl,
+      redirectUri,
       clientCredentials: values['client-credentials'],
       maxStepUps,
       newClient: values['new-client'],
@@ -160,7 +183,7 @@ async function cmdDiscover(options: FlowOptions, url: URL): Promise<number> {
     asScopesSupported: options.clientCredentials ? undefined : d.as.metadata.scopes_supported,
   });
   const stored = (await options.store.read(d.as.issuer)).client;
-  const plan = plannedRegistration({ metadata: d.as.metadata, stored, preRegistered: options.preRegistered, clientMetadataUrl: options.clientMetadataUrl, issuer: d.as.issuer });
+  const plan = plannedRegistration({ metadata: d.as.metadata, stored, preRegistered: options.preRegistered, clientMetadataUrl: options.clientMetadataUrl, redirectUri: options.redirectUri, issuer: d.as.issuer });
   options.trace.result(
     {
       command: 'discover',
@@ -171,6 +194,7 @@ async function cmdDiscover(options: FlowOptions, url: URL): Promise<number> {
       scope,
       registration: plan.source,
       clientId: plan.clientId,
+      redirectUris: plan.redirectUris,
       clientIdMetadataDocumentSupported: d.as.metadata.client_id_metadata_document_supported === true,
       registrationEndpoint: d.as.metadata.registration_endpoint,
     },
@@ -328,6 +352,8 @@ export async function main(argv: string[], io: { stdout?: Writable; stderr?: Wri
       }
       case 'logout':
         return await cmdLogout(options, needUrl(parsed));
+      case 'doctor':
+        return await doctor({ trace, register: parsed.register, scope: parsed.flow.scope }, needUrl(parsed));
       default:
         throw usageError(`Unknown command: ${parsed.command}`);
     }

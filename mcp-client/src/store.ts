@@ -23,8 +23,12 @@ const ClientSchema = z.object({
   client_secret: z.string().optional(),
   client_id_issued_at: z.number().optional(),
   client_secret_expires_at: z.number().optional(),
+  /** Registered (or listed) redirect URIs, the one used last first; older files may hold the portless http://127.0.0.1/callback. */
   redirect_uris: z.array(z.string()).optional(),
   token_endpoint_auth_method: z.string().optional(),
+  /** RFC 7592, when the AS offers it: where and with what the registration can be updated. */
+  registration_client_uri: z.string().optional(),
+  registration_access_token: z.string().optional(),
   /** How we got it: dynamic registration, a Client ID Metadata Document URL, or flags. */
   source: z.enum(['dcr', 'cimd', 'pre-registered']),
   /** ISO time of registration / first use. */

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { discoverAuthorizationServer } from '../src/flow/discover.ts';
-import { checkClientMetadataUrl, ensureClient, plannedRegistration } from '../src/flow/register.ts';
+import { checkClientMetadataUrl, ensureClient as ensure, plannedRegistration } from '../src/flow/register.ts';
+import type { EnsureClientOptions } from '../src/flow/register.ts';
 import { Store } from '../src/store.ts';
 import { Trace } from '../src/trace.ts';
 import { startFakeAs } from './fixtures/servers.ts';
@@ -18,12 +19,21 @@ import type { FakeAs, FakeAsOptions } from './fixtures/servers.ts';
 const CIMD = 'https://client.example/mcp-client.json';
 const trace = () => new Trace({ json: true, verbose: false, stdout: new PassThrough(), stderr: new PassThrough() });
 
+/** ensureClient with this attempt's callback checks; every callback server it opens is closed after the test. */
+const callbacks: { close(): Promise<void> }[] = [];
+async function ensureClient(options: Omit<EnsureClientOptions, 'expect'>) {
+  const result = await ensure({ ...options, expect: { state: 'state', expectedIssuer: options.issuer, issParameterSupported: true, timeoutMs: 10_000 } });
+  callbacks.push(result.callback);
+  return result;
+}
+
 const servers: FakeAs[] = [];
 let dir: string;
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mcp-client-branches-'));
 });
 afterEach(async () => {
+  await Promise.all(callbacks.splice(0).map((c) => c.close()));
   await Promise.all(servers.splice(0).map((s) => s.close()));
   await rm(dir, { recursive: true, force: true });
 });
@@ -77,7 +87,8 @@ describe('choosing a client identity at an authorization server', () => {
     expect(one.client.client_id).toBe('as1-1');
     expect(two).toMatchObject({ source: 'dcr', client: { client_id: 'as2-1' } });
     expect(second.server.registrations).toHaveLength(1);
-    // Back at the first AS, its own stored registration is reused.
+    // Back at the first AS (its earlier login finished), its own stored registration is reused.
+    await one.callback.close();
     expect(await ensureClient({ store, issuer: first.server.issuer, metadata: first.metadata, trace: trace() })).toMatchObject({ source: 'stored', client: { client_id: 'as1-1' } });
   });
 

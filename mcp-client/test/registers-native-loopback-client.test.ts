@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { discoverAuthorizationServer } from '../src/flow/discover.ts';
-import { ensureClient } from '../src/flow/register.ts';
+import { ensureClient as ensure } from '../src/flow/register.ts';
+import type { EnsureClientOptions } from '../src/flow/register.ts';
 import { Store } from '../src/store.ts';
 import { Trace } from '../src/trace.ts';
 import { startFakeAs } from './fixtures/servers.ts';
@@ -12,12 +13,21 @@ import type { FakeAs } from './fixtures/servers.ts';
 
 const trace = () => new Trace({ json: true, verbose: false, stdout: new PassThrough(), stderr: new PassThrough() });
 
+/** ensureClient with this attempt's callback checks; every callback server it opens is closed after the test. */
+const callbacks: { close(): Promise<void> }[] = [];
+async function ensureClient(options: Omit<EnsureClientOptions, 'expect'>) {
+  const result = await ensure({ ...options, expect: { state: 'state', expectedIssuer: options.issuer, issParameterSupported: true, timeoutMs: 10_000 } });
+  callbacks.push(result.callback);
+  return result;
+}
+
 let as: FakeAs | undefined;
 let dir: string;
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mcp-client-reg-'));
 });
 afterEach(async () => {
+  await Promise.all(callbacks.splice(0).map((c) => c.close()));
   await as?.close();
   as = undefined;
   await rm(dir, { recursive: true, force: true });
@@ -33,10 +43,12 @@ describe('dynamic client registration (RFC 7591)', () => {
     const request = as.requests.find((r) => r.path === '/register');
     expect(request?.method).toBe('POST');
     expect(request?.headers['content-type']).toContain('application/json');
+    // The exact URI it listens on, port included: most authorization servers compare redirect URIs as strings.
+    expect(result.callback.redirectUri).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/callback$/);
     expect(JSON.parse(request?.body ?? '{}')).toEqual({
       client_name: 'mcp-client',
       application_type: 'native',
-      redirect_uris: ['http://127.0.0.1/callback'],
+      redirect_uris: [result.callback.redirectUri],
       token_endpoint_auth_method: 'none',
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
@@ -48,13 +60,40 @@ describe('dynamic client registration (RFC 7591)', () => {
     const store = new Store(dir);
     const { metadata } = await discoverAuthorizationServer(as.issuer, trace());
     const first = await ensureClient({ store, issuer: as.issuer, metadata, trace: trace() });
+    await first.callback.close();
     const second = await ensureClient({ store, issuer: as.issuer, metadata, trace: trace() });
-    expect(second.source).toBe('stored');
+    expect(second).toMatchObject({ source: 'stored', action: 'reused' });
     expect(second.client.client_id).toBe(first.client.client_id);
+    // On the registered port again.
+    expect(second.callback.redirectUri).toBe(first.callback.redirectUri);
     expect(as.registrations).toHaveLength(1);
     expect((await store.read(as.issuer)).client).toMatchObject({ client_id: first.client.client_id, source: 'dcr' });
     // Another issuer does not see it.
     expect((await store.read('http://127.0.0.1:1/other')).client).toBeUndefined();
+  });
+
+  it('registers again, on another port, while the registered port is taken and the AS offers no update (RFC 7592)', async () => {
+    as = await startFakeAs();
+    const store = new Store(dir);
+    const { metadata } = await discoverAuthorizationServer(as.issuer, trace());
+    const first = await ensureClient({ store, issuer: as.issuer, metadata, trace: trace() });
+    // first.callback still listens: the port is taken.
+    const second = await ensureClient({ store, issuer: as.issuer, metadata, trace: trace() });
+    expect(second).toMatchObject({ source: 'dcr', action: 'registered' });
+    expect(second.client.client_id).not.toBe(first.client.client_id);
+    expect(second.callback.redirectUri).not.toBe(first.callback.redirectUri);
+    expect(as.registrations.map((r) => r['redirect_uris'])).toEqual([[first.callback.redirectUri], [second.callback.redirectUri]]);
+  });
+
+  it('moves a registration stored without a port (older mcp-client) to the exact URI it listens on', async () => {
+    as = await startFakeAs();
+    const store = new Store(dir);
+    await store.saveClient(as.issuer, { client_id: 'old-client', redirect_uris: ['http://127.0.0.1/callback'], token_endpoint_auth_method: 'none', source: 'dcr', saved_at: '2026-01-01T00:00:00.000Z' });
+    const { metadata } = await discoverAuthorizationServer(as.issuer, trace());
+    const result = await ensureClient({ store, issuer: as.issuer, metadata, trace: trace() });
+    expect(result).toMatchObject({ source: 'dcr', action: 'registered' });
+    expect(as.registrations.map((r) => r['redirect_uris'])).toEqual([[result.callback.redirectUri]]);
+    expect((await store.read(as.issuer)).client).toMatchObject({ client_id: result.client.client_id, redirect_uris: [result.callback.redirectUri] });
   });
 
   it('reports a refused registration with the AS error_description', async () => {

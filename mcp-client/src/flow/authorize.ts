@@ -1,8 +1,9 @@
 /**
  * Step 5: the authorization request and its loopback callback (RFC 8252 §7.3).
  *
- * A one-shot HTTP server on 127.0.0.1 (ephemeral port, path /callback) receives the
- * browser's redirect. Before the response is acted on at all it is validated:
+ * A one-shot HTTP server on the loopback redirect URI the client is registered with
+ * (loopback.ts; 127.0.0.1:<port>/callback for a fresh registration) receives the browser's
+ * redirect. Before the response is acted on at all it is validated:
  *   - RFC 9207 `iss` against the issuer recorded from the validated AS metadata (required
  *     when the AS advertises authorization_response_iss_parameter_supported), and
  *   - `state` against the value generated for this attempt.
@@ -11,14 +12,23 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import open from 'open';
 import { IssuerMismatchError, startAuthorization, validateAuthorizationResponseIssuer } from '@modelcontextprotocol/client';
 import type { AuthorizationServerMetadata, OAuthClientInformationMixed } from '@modelcontextprotocol/client';
 import { CliError } from '../errors.ts';
+import { FRESH_TARGET, formatLoopbackUri } from './loopback.ts';
+import type { LoopbackTarget } from './loopback.ts';
 
-export const CALLBACK_PATH = '/callback';
+/** The port of a redirect URI cannot be listened on (another program holds it, or it is privileged): the caller decides what to do. */
+export class PortInUse extends Error {
+  readonly port: number;
+  constructor(port: number) {
+    super(`port ${port} cannot be listened on`);
+    this.port = port;
+  }
+}
 
 export interface CallbackExpectations {
   /** The `state` sent in this authorization request. */
@@ -39,7 +49,7 @@ export interface CallbackResult {
 
 export interface CallbackServer {
   port: number;
-  /** The redirect URI to send: http://127.0.0.1:<port>/callback */
+  /** The redirect URI to send, e.g. http://127.0.0.1:<port>/callback */
   redirectUri: string;
   /** Settles once: with the code, or with a CliError (mismatch, denial, timeout). */
   result: Promise<CallbackResult>;
@@ -111,8 +121,24 @@ export function checkCallbackParams(params: URLSearchParams, expect: Omit<Callba
   return { code, iss };
 }
 
-/** Starts the one-shot loopback callback server. */
-export async function startCallbackServer(expect: CallbackExpectations): Promise<CallbackServer> {
+/** Listens on host:port; PortInUse when another program holds it. */
+function bind(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const fail = (error: NodeJS.ErrnoException) => reject(error.code === 'EADDRINUSE' || error.code === 'EACCES' ? new PortInUse(port) : error);
+    server.once('error', fail);
+    server.listen({ port, host, exclusive: true }, () => {
+      server.off('error', fail);
+      resolve();
+    });
+  });
+}
+
+/**
+ * Starts the one-shot loopback callback server on `at` (port 0: any free port). `localhost`
+ * is served on 127.0.0.1 and, where the machine has it, ::1 — a browser may pick either.
+ * Throws PortInUse when the port is taken.
+ */
+export async function startCallbackServer(expect: CallbackExpectations, at: LoopbackTarget = FRESH_TARGET): Promise<CallbackServer> {
   let settle: { resolve: (value: CallbackResult) => void; reject: (error: unknown) => void } | undefined;
   const result = new Promise<CallbackResult>((resolve, reject) => {
     settle = { resolve, reject };
@@ -120,9 +146,9 @@ export async function startCallbackServer(expect: CallbackExpectations): Promise
   result.catch(() => {}); // the caller awaits it; avoid an unhandled rejection if it never does
   let done = false;
 
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    if (url.pathname !== CALLBACK_PATH || (req.method !== 'GET' && req.method !== 'HEAD')) {
+    if (url.pathname !== at.path || (req.method !== 'GET' && req.method !== 'HEAD')) {
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' }).end('Not found\n');
       return;
     }
@@ -144,17 +170,33 @@ export async function startCallbackServer(expect: CallbackExpectations): Promise
         .end(page('Login failed', message));
       settle?.reject(error);
     }
-  });
+  };
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const redirectUri = `http://127.0.0.1:${port}${CALLBACK_PATH}`;
+  const servers: Server[] = [];
+  const closeAll = () =>
+    Promise.all(servers.map((server) => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    })));
+  const first = createServer(handler);
+  await bind(first, at.port, at.host === '[::1]' ? '::1' : '127.0.0.1');
+  servers.push(first);
+  const port = (first.address() as AddressInfo).port;
+  if (at.host === 'localhost') {
+    const second = createServer(handler);
+    try {
+      await bind(second, port, '::1');
+      servers.push(second);
+    } catch (error) {
+      // No IPv6 loopback here: 127.0.0.1 alone serves localhost. Someone else on [::1]:port
+      // would receive what the browser sends there, so that port is not ours.
+      if (error instanceof PortInUse) {
+        await closeAll();
+        throw error;
+      }
+    }
+  }
+  const redirectUri = formatLoopbackUri(at, port);
 
   const timer = setTimeout(() => {
     if (done) return;
@@ -168,8 +210,7 @@ export async function startCallbackServer(expect: CallbackExpectations): Promise
 
   const close = async (): Promise<void> => {
     clearTimeout(timer);
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeAll();
   };
   // Stop listening as soon as the attempt settles (response already flushed by then).
   result.then(

@@ -3,20 +3,25 @@
  *
  * 1. challenge                      POST an MCP request without a token → 401 + WWW-Authenticate
  * 2. resource_metadata              RFC 9728: challenged URL, else path-aware then root well-known
- * 3. authorization_server_metadata  RFC 8414 then OIDC discovery (spec order), issuer echo, PKCE S256
+ * 3. authorization_server_metadata  RFC 8414 then OIDC discovery (spec order), issuer echo, PKCE S256;
+ *                                   harmless gaps in the metadata are tolerated (as-metadata.ts)
  */
 import {
-  IssuerMismatchError,
+  LATEST_PROTOCOL_VERSION,
   checkResourceAllowed,
-  discoverAuthorizationServerMetadata,
   discoverOAuthProtectedResourceMetadata,
   extractWWWAuthenticateParams,
 } from '@modelcontextprotocol/client';
-import type { AuthorizationServerMetadata, OAuthProtectedResourceMetadata } from '@modelcontextprotocol/client';
+import type { OAuthProtectedResourceMetadata } from '@modelcontextprotocol/client';
 import { CliError, isNetworkError, unreachable } from '../errors.ts';
 import { canonicalResource } from '../store.ts';
 import { since } from '../trace.ts';
 import type { HttpRecord, Trace } from '../trace.ts';
+import { assessAsMetadata, discoveryUrls } from './as-metadata.ts';
+import type { AsMetadata, Assessment, DocumentKind } from './as-metadata.ts';
+import type { Deviation } from './rules.ts';
+
+export type { AsMetadata } from './as-metadata.ts';
 
 export interface Challenge {
   status: number;
@@ -45,16 +50,6 @@ export interface ResourceMetadataResult {
   tried: HttpRecord[];
 }
 
-/**
- * The SDK's metadata type, plus RFC 8414 members its OIDC discovery schema strips
- * (the SDK parses OIDC documents with a non-loose zod object).
- */
-export type AsMetadata = AuthorizationServerMetadata & {
-  revocation_endpoint?: string;
-  revocation_endpoint_auth_methods_supported?: string[];
-  client_id_metadata_document_supported?: boolean;
-};
-
 export interface AuthServerResult {
   metadata: AsMetadata;
   /** The validated issuer identifier (the metadata's `issuer`). */
@@ -62,6 +57,8 @@ export interface AuthServerResult {
   /** Where the document was found. */
   url: string | undefined;
   tried: HttpRecord[];
+  /** Every deviation from the rules the document showed (rules.ts), advice included. */
+  deviations: Deviation[];
 }
 
 export interface Discovery {
@@ -236,36 +233,77 @@ export async function discoverResourceMetadata(serverUrl: URL, challenge: Challe
   return { metadata, url, resource, match: exact ? 'exact' : 'prefix', tried };
 }
 
-/** Step 3: RFC 8414 / OIDC discovery with the issuer echo check and the PKCE S256 requirement. */
+/** The first metadata document found in the spec's order, unjudged; undefined if none. */
+export async function fetchAsMetadata(issuerUrl: string, trace: Trace): Promise<{ raw: unknown; url: string; kind: DocumentKind } | undefined> {
+  for (const { url, kind } of discoveryUrls(issuerUrl)) {
+    let response: Response;
+    try {
+      response = await trace.fetch(url, { headers: { accept: 'application/json', 'mcp-protocol-version': LATEST_PROTOCOL_VERSION }, signal: AbortSignal.timeout(30_000) });
+    } catch (error) {
+      throw unreachable('authorization server', url, error);
+    }
+    if (!response.ok) {
+      await response.body?.cancel().catch(() => {});
+      // As the SDK does: a 4xx (or a 502 from a proxy) means "not here", any other 5xx is a failure.
+      if (response.status < 500 || response.status === 502) continue;
+      throw new CliError('invalid_as_metadata', `The authorization server metadata at ${url} answered HTTP ${response.status}.`, { hint: 'The authorization server is failing; try again later or tell its operator.' });
+    }
+    let raw: unknown;
+    try {
+      raw = await response.json();
+    } catch {
+      raw = undefined;
+    }
+    return { raw, url, kind };
+  }
+  return undefined;
+}
+
+/** The error that stops the flow for a refused deviation of the AS metadata. */
+function refusal(d: Deviation, issuerUrl: string): CliError {
+  if (d.id === 'as.issuer') {
+    return new CliError('issuer_mismatch', `${d.detail} Refusing to use it (RFC 8414 §3.3).`, {
+      hint: 'The AS `issuer` must be identical to the URL listed in the resource\'s authorization_servers.',
+    });
+  }
+  if (d.id === 'as.pkce_s256') {
+    return new CliError('pkce_unsupported', `The authorization server ${issuerUrl} does not advertise PKCE with S256 (${d.detail}); refusing to continue.`, {
+      hint: 'MCP requires PKCE S256: the AS metadata must list "S256" in code_challenge_methods_supported.',
+    });
+  }
+  return new CliError('invalid_as_metadata', `The authorization server metadata for ${issuerUrl} cannot be used: ${d.detail}`, { hint: `${d.rule} (${d.reference})` });
+}
+
+/**
+ * Step 3: RFC 8414 / OIDC discovery, each member judged (as-metadata.ts): refused deviations
+ * (issuer mismatch, no PKCE S256, no usable endpoints) stop the flow, tolerated ones are
+ * shown as `deviation` steps and the flow goes on.
+ */
 export async function discoverAuthorizationServer(issuerUrl: string, trace: Trace, options: { requirePkce?: boolean } = {}): Promise<AuthServerResult> {
   const start = performance.now();
   const mark = trace.requests.length;
-  let metadata: AuthorizationServerMetadata | undefined;
-  try {
-    metadata = await discoverAuthorizationServerMetadata(issuerUrl, { fetchFn: trace.fetch });
-  } catch (error) {
-    const tried = trace.requests.slice(mark);
-    if (error instanceof IssuerMismatchError) {
-      trace.step('authorization_server_metadata', { url: tried.at(-1)?.url, tried, issuer: error.received, expectedIssuer: error.expected, ms: since(start) }, `issuer "${error.received}" ≠ "${error.expected}"`, false);
-      throw new CliError('issuer_mismatch', `The authorization server metadata at ${tried.at(-1)?.url ?? issuerUrl} names issuer ${JSON.stringify(error.received)}, but it was looked up for ${JSON.stringify(error.expected)}; refusing to use it (RFC 8414 §3.3).`, {
-        hint: 'The AS `issuer` must be identical to the URL listed in the resource\'s authorization_servers.',
-        cause: error,
-      });
-    }
-    if (isNetworkError(error)) throw unreachable('authorization server', tried.at(-1)?.url ?? issuerUrl, error);
-    throw new CliError('invalid_as_metadata', `Could not read the authorization server metadata for ${issuerUrl}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
-  }
+  const found = await fetchAsMetadata(issuerUrl, trace);
   const tried = trace.requests.slice(mark);
-  if (!metadata) {
+  if (!found) {
+    trace.step('authorization_server_metadata', { tried, ms: since(start) }, `no metadata document found (tried ${tried.map((r) => `${r.url} ${r.status ?? r.error}`).join(', ')})`, false);
     throw new CliError('no_as_metadata', `No authorization server metadata for ${issuerUrl}; tried ${tried.map((r) => `${r.url} (${r.status ?? r.error})`).join(', ')}.`, {
       hint: 'The AS must serve RFC 8414 (/.well-known/oauth-authorization-server) or OpenID Connect discovery metadata.',
     });
   }
-  const url = tried.findLast((r) => r.status !== undefined && r.status >= 200 && r.status < 300)?.url;
-  const full: AsMetadata = url?.includes('/.well-known/openid-configuration') ? await restoreStrippedMembers(metadata, url, trace) : metadata;
-  metadata = full;
+  const userLogin = options.requirePkce !== false;
+  const assessment = assessAsMetadata(found.raw, { expectedIssuer: issuerUrl, kind: found.kind, url: found.url, userLogin });
+  const { metadata, deviations } = assessment;
+  reportAsMetadata(found.url, tried, assessment, issuerUrl, trace, since(start));
+  for (const d of deviations.filter((d) => d.verdict === 'tolerated')) reportDeviation(d, trace);
+  const refused = deviations.find((d) => d.verdict === 'refused');
+  if (refused) throw refusal(refused, issuerUrl);
+  return { metadata, issuer: metadata.issuer, url: found.url, tried, deviations };
+}
+
+/** The `authorization_server_metadata` step: endpoints and capabilities, or what was refused. */
+export function reportAsMetadata(url: string, tried: HttpRecord[], { metadata, deviations }: Assessment, issuerUrl: string, trace: Trace, ms: number): void {
+  const refused = deviations.filter((d) => d.verdict === 'refused');
   const methods = metadata.code_challenge_methods_supported;
-  const s256 = methods?.includes('S256') ?? false;
   const issSupported = metadata.authorization_response_iss_parameter_supported === true;
   trace.step(
     'authorization_server_metadata',
@@ -273,52 +311,33 @@ export async function discoverAuthorizationServer(issuerUrl: string, trace: Trac
       url,
       tried,
       issuer: metadata.issuer,
+      ...(typeof metadata.issuer === 'string' && metadata.issuer !== issuerUrl ? { expectedIssuer: issuerUrl } : {}),
       authorizationEndpoint: metadata.authorization_endpoint,
       tokenEndpoint: metadata.token_endpoint,
       registrationEndpoint: metadata.registration_endpoint,
-      revocationEndpoint: full.revocation_endpoint,
+      revocationEndpoint: metadata.revocation_endpoint,
       codeChallengeMethodsSupported: methods,
-      pkceS256: s256,
+      pkceS256: methods?.includes('S256') ?? false,
       issParameterSupported: issSupported,
-      clientIdMetadataDocumentSupported: full.client_id_metadata_document_supported === true,
+      clientIdMetadataDocumentSupported: metadata.client_id_metadata_document_supported === true,
       scopesSupported: metadata.scopes_supported,
-      ms: since(start),
+      deviations: deviations.filter((d) => d.verdict !== 'advice').map((d) => d.id),
+      ms,
     },
-    `issuer=${metadata.issuer} authorize=${metadata.authorization_endpoint} token=${metadata.token_endpoint}` +
-      (metadata.registration_endpoint ? ` register=${metadata.registration_endpoint}` : '') +
-      ` pkce=[${methods?.join(' ') ?? 'none advertised'}]` +
-      (issSupported ? ' iss-in-response' : '') +
-      (full.client_id_metadata_document_supported === true ? ' client-id-metadata-documents' : ''),
-    s256 || options.requirePkce === false,
+    refused.length
+      ? refused.map((d) => d.detail).join(' ')
+      : `issuer=${metadata.issuer} authorize=${metadata.authorization_endpoint} token=${metadata.token_endpoint}` +
+          (metadata.registration_endpoint ? ` register=${metadata.registration_endpoint}` : '') +
+          ` pkce=[${methods?.join(' ') ?? 'none advertised'}]` +
+          (issSupported ? ' iss-in-response' : '') +
+          (metadata.client_id_metadata_document_supported === true ? ' client-id-metadata-documents' : ''),
+    refused.length === 0,
   );
-  if (!s256 && options.requirePkce !== false) {
-    throw new CliError('pkce_unsupported', `The authorization server ${metadata.issuer} does not advertise PKCE with S256 (code_challenge_methods_supported: ${methods ? JSON.stringify(methods) : 'absent'}); refusing to continue.`, {
-      hint: 'MCP requires PKCE S256: the AS metadata must list "S256" in code_challenge_methods_supported.',
-    });
-  }
-  return { metadata: full, issuer: metadata.issuer, url, tried };
 }
 
-/**
- * The SDK validates OIDC discovery documents with a strict schema that drops members it
- * does not know (revocation_endpoint among them). Re-read the document and keep those
- * string / string[] members; everything the SDK validated wins.
- */
-async function restoreStrippedMembers(metadata: AuthorizationServerMetadata, url: string, trace: Trace): Promise<AsMetadata> {
-  try {
-    const response = await trace.fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(30_000) });
-    if (!response.ok) return metadata;
-    const raw = (await response.json()) as Record<string, unknown>;
-    const extra: Record<string, unknown> = {};
-    for (const key of ['revocation_endpoint', 'revocation_endpoint_auth_methods_supported', 'introspection_endpoint']) {
-      const value = raw[key];
-      if (typeof value === 'string' || (Array.isArray(value) && value.every((v) => typeof v === 'string'))) extra[key] = value;
-    }
-    if (typeof extra['revocation_endpoint'] === 'string' && !URL.canParse(extra['revocation_endpoint'])) delete extra['revocation_endpoint'];
-    return { ...extra, ...metadata } as AsMetadata;
-  } catch {
-    return metadata;
-  }
+/** A deviation, shown where it was met: what was seen, and what mcp-client does about it. */
+export function reportDeviation(d: Deviation, trace: Trace): void {
+  trace.step('deviation', { id: d.id, verdict: d.verdict, detail: d.detail, rule: d.rule, reference: d.reference, effect: d.effect }, `${d.verdict}: ${d.detail} ${d.effect}`, false);
 }
 
 /**

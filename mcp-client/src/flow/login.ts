@@ -12,12 +12,12 @@ import { CliError } from '../errors.ts';
 import type { Store } from '../store.ts';
 import { since } from '../trace.ts';
 import type { Trace } from '../trace.ts';
-import { buildAuthorizationUrl, newState, openBrowser, selectScope, startCallbackServer } from './authorize.ts';
+import { buildAuthorizationUrl, newState, openBrowser, selectScope } from './authorize.ts';
 import { discover, discoverAuthorizationServer } from './discover.ts';
 import type { Challenge, Discovery } from './discover.ts';
 import { ScopeRequired, TokenRejected, connect, listTools } from './mcp.ts';
 import type { McpSession } from './mcp.ts';
-import { clientInformation, ensureClient } from './register.ts';
+import { clientInformation, ensureClient, machineClient } from './register.ts';
 import type { PreRegistered } from './register.ts';
 import { clientCredentialsGrant, describe, exchangeCode, isExpired, refresh, summarize, toStored } from './tokens.ts';
 
@@ -33,6 +33,8 @@ export interface FlowOptions {
   preRegistered?: PreRegistered | undefined;
   /** --client-metadata-url: used as client_id where the AS accepts Client ID Metadata Documents. */
   clientMetadataUrl?: string | undefined;
+  /** --redirect-uri: the loopback redirect URI of --client-id or of the Client ID Metadata Document. */
+  redirectUri?: string | undefined;
   /** --client-credentials: machine client, client_credentials grant, no browser. */
   clientCredentials?: boolean;
   newClient?: boolean;
@@ -93,7 +95,18 @@ export async function login(options: FlowOptions, serverUrl: URL, from: LoginFro
   const metadata = d.as.metadata;
 
   if (options.newClient && !options.preRegistered) await store.forgetClient(issuer);
-  const { client, source } = await ensureClient({ store, issuer, metadata, preRegistered: options.preRegistered, clientMetadataUrl: options.clientMetadataUrl, trace });
+  // Steps 4 and 5 share the redirect URI: the client is registered with the one the callback listens on.
+  const state = newState();
+  const { client, source, callback } = await ensureClient({
+    store,
+    issuer,
+    metadata,
+    preRegistered: options.preRegistered,
+    clientMetadataUrl: options.clientMetadataUrl,
+    redirectUri: options.redirectUri,
+    expect: { state, expectedIssuer: issuer, issParameterSupported: metadata.authorization_response_iss_parameter_supported === true, timeoutMs: options.timeoutMs },
+    trace,
+  });
 
   const { scope, source: scopeSource } = selectScope({
     override: from.scope ?? options.scope,
@@ -104,13 +117,6 @@ export async function login(options: FlowOptions, serverUrl: URL, from: LoginFro
 
   // Step 5: authorization request + loopback callback.
   let start = performance.now();
-  const state = newState();
-  const callback = await startCallbackServer({
-    state,
-    expectedIssuer: issuer,
-    issParameterSupported: metadata.authorization_response_iss_parameter_supported === true,
-    timeoutMs: options.timeoutMs,
-  });
   let code: string;
   let iss: string | undefined;
   let codeVerifier: string;
@@ -204,7 +210,7 @@ async function clientCredentialsLogin(options: FlowOptions, serverUrl: URL, d: D
       exitCode: 2,
     });
   }
-  const { client } = await ensureClient({ store, issuer, metadata, preRegistered, trace });
+  const client = await machineClient({ store, issuer, preRegistered, trace });
   const { scope } = selectScope({
     override: scopeOverride ?? options.scope,
     challengeScope: d.challenge.scope,
