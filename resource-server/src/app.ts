@@ -9,6 +9,8 @@ import { registerHealth } from './health.ts';
 import { jsonRpcBodyErrors, registerJsonBodyParser } from './http/json-body.ts';
 import { originPolicy } from './http/origin.ts';
 import { serializeRequest, type Logger } from './log.ts';
+import { serverRegistry } from './mcp/catalog.ts';
+import type { Registry } from './mcp/registry.ts';
 import { mcpServerFactory } from './mcp/server.ts';
 import type { NotesStore } from './mcp/notes/store.ts';
 import { protectedResourceMetadata } from './metadata.ts';
@@ -20,6 +22,8 @@ export interface AppDeps {
   notes: NotesStore;
   /** Upstream tokens by token exchange, for tools that call upstream APIs as the user (default: from the configuration). */
   upstream?: Upstream;
+  /** What the MCP endpoint offers, with the scopes each operation needs (default: this server's, mcp/catalog.ts). */
+  registry?: Registry;
   logger: Logger;
   /** True once shutdown has begun: /readyz answers 503 while in-flight work finishes. */
   draining?: () => boolean;
@@ -29,7 +33,7 @@ export interface AppDeps {
  * Fastify app, in order: Origin check and CORS, metadata, health, then the MCP endpoint
  * behind the bearer gate (authentication, then the per-operation scope decision).
  */
-export async function createApp({ config, verifier, notes, logger, upstream = createUpstream(config, logger), draining }: AppDeps): Promise<FastifyInstance> {
+export async function createApp({ config, verifier, notes, logger, upstream = createUpstream(config, logger), registry = serverRegistry(), draining }: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: config.bodyLimit,
@@ -68,7 +72,7 @@ export async function createApp({ config, verifier, notes, logger, upstream = cr
     },
   });
 
-  const metadata = protectedResourceMetadata(config);
+  const metadata = protectedResourceMetadata(config, registry.scopesSupported);
   for (const path of new Set([metadataPath, '/.well-known/oauth-protected-resource'])) {
     app.get(path, async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send(metadata));
   }
@@ -78,7 +82,7 @@ export async function createApp({ config, verifier, notes, logger, upstream = cr
     ...(notes.kind === 'redis' ? [{ name: 'redis', check: () => notes.readiness() }] : []),
   ], draining);
 
-  const mcp = createMcpHandler(mcpServerFactory(notes, upstream), {
+  const mcp = createMcpHandler(mcpServerFactory(registry, notes, upstream), {
     maxRequestBodySize: config.bodyLimit,
     onerror: (error) => logger.warn({ err: { type: error.name, message: error.message } }, 'MCP request rejected'),
   });
@@ -87,7 +91,7 @@ export async function createApp({ config, verifier, notes, logger, upstream = cr
   app.route({
     method: ['GET', 'POST', 'DELETE'],
     url: config.mcpPath,
-    preHandler: createBearerGate({ config, verifier }),
+    preHandler: createBearerGate({ config, verifier, scopes: registry.policy }),
     errorHandler: jsonRpcBodyErrors,
     handler: async (request, reply) => {
       // The SDK writes the (possibly streamed) response itself; Fastify must keep out. Headers

@@ -6,6 +6,7 @@ import type { TokenVerifier } from './auth/verifier.ts';
 import { JwtVerifier } from './auth/verify.ts';
 import { redisRevocationSource, refusingRevokedGrants, RevokedGrants, sqliteRevocationSource } from './auth/revoked-grants.ts';
 import { ConfigError, type Config } from './config.ts';
+import type { Registry } from './mcp/registry.ts';
 import { createLogger, type Logger } from './log.ts';
 import { MemoryNotesStore } from './mcp/notes/memory.ts';
 import { RedisNotesStore } from './mcp/notes/redis.ts';
@@ -24,6 +25,8 @@ export interface RunningResourceServer {
 export interface StartOptions {
   /** Replaces the verifier the configuration selects (benchmarks use a pass-through one). */
   verifier?: TokenVerifier;
+  /** Replaces this server's tools, resources and prompts (tests of the registry use their own). */
+  registry?: Registry;
 }
 
 /** The verifier TOKEN_VERIFIER selects: local JWT verification (default) or RFC 7662 introspection. */
@@ -94,7 +97,7 @@ export async function startResourceServer(config: Config, logger: Logger = creat
   const verifier = revokedGrants ? refusingRevokedGrants(baseVerifier, revokedGrants) : baseVerifier;
   const notes = createNotesStore(config, logger);
   let draining = false;
-  const app = await createApp({ config, verifier, notes, logger, draining: () => draining });
+  const app = await createApp({ config, verifier, notes, logger, draining: () => draining, ...(options.registry ? { registry: options.registry } : {}) });
   await app.listen({ host: config.host, port: config.port });
   // Warm the key cache so the first request does not pay for discovery; failure is not fatal (/readyz tells).
   void verifier.readiness().then((ready) => ready.ok || logger.warn({ detail: ready.detail }, 'not ready yet: cannot verify tokens'));

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.ts';
 import { wwwAuthenticate } from './challenge.ts';
 import { HEADER_MISMATCH, operationsOf } from './operation.ts';
-import { hasScopes, requiredScopes } from './scopes.ts';
+import { hasScopes, type ScopePolicy } from './scopes.ts';
 import { AuthServerUnavailableError, InvalidTokenError, type TokenVerifier } from './verifier.ts';
 
 declare module 'fastify' {
@@ -23,7 +23,7 @@ declare module 'fastify' {
  *  3. authorization — every scope the operation needs → else 403 insufficient_scope naming
  *     all of them, before any MCP code (or tool) runs.
  */
-export function createBearerGate({ config, verifier }: { config: Config; verifier: TokenVerifier }) {
+export function createBearerGate({ config, verifier, scopes }: { config: Config; verifier: TokenVerifier; scopes: ScopePolicy }) {
   const challenge = (reply: FastifyReply, error?: InvalidTokenError) =>
     reply
       .code(401)
@@ -31,7 +31,7 @@ export function createBearerGate({ config, verifier }: { config: Config; verifie
         'www-authenticate',
         wwwAuthenticate({
           resourceMetadataUrl: config.resourceMetadataUrl,
-          scopes: config.challengeScopes,
+          scopes: scopes.upFront,
           ...(error ? { error: 'invalid_token' as const, errorDescription: error.message } : {}),
         }),
       )
@@ -52,7 +52,7 @@ export function createBearerGate({ config, verifier }: { config: Config; verifie
       const description = 'The request carries more than one Authorization header.';
       return reply
         .code(400)
-        .header('www-authenticate', wwwAuthenticate({ resourceMetadataUrl: config.resourceMetadataUrl, scopes: config.challengeScopes, error: 'invalid_request', errorDescription: description }))
+        .header('www-authenticate', wwwAuthenticate({ resourceMetadataUrl: config.resourceMetadataUrl, scopes: scopes.upFront, error: 'invalid_request', errorDescription: description }))
         .send({ error: 'invalid_request', error_description: description });
     }
     const header = request.headers.authorization;
@@ -83,7 +83,7 @@ export function createBearerGate({ config, verifier }: { config: Config; verifie
     if (!operations.ok) {
       return reply.code(400).send({ jsonrpc: '2.0', id: operations.id, error: { code: HEADER_MISMATCH, message: operations.message } });
     }
-    const required = requiredScopes(operations.operations);
+    const required = scopes.required(operations.operations);
     if (!hasScopes(auth.scopes, required)) {
       const what = operations.operations.map((op) => (op.name ? `${op.method} ${op.name}` : op.method)).join(', ');
       const description = `${what} needs the scopes ${required.join(' ')}.`;

@@ -1,46 +1,59 @@
-import { SCOPES } from '../config.ts';
 import type { McpOperation } from './operation.ts';
 
 /**
- * Which scopes each MCP operation needs: reading tools needs mcp:tools, the
- * write tools need notes:write as well; resources and prompts need their own scope.
- * Protocol plumbing (initialize, ping, notifications, server/discover, …) needs only a
- * valid token for this resource. Unknown tools need mcp:tools (the SDK answers them).
+ * The gate's scope decision, from a table the registry of tools, resources and prompts
+ * builds once at start-up (mcp/registry.ts): a lookup per operation, nothing computed per
+ * request. Protocol plumbing (initialize, ping, notifications, server/discover, …) needs
+ * only a valid token for this resource.
  */
 
-export const TOOL_SCOPES: Readonly<Record<string, readonly string[]>> = {
-  whoami: [SCOPES.tools],
-  notes_list: [SCOPES.tools],
-  notes_add: [SCOPES.tools, SCOPES.notesWrite],
-  notes_delete: [SCOPES.tools, SCOPES.notesWrite],
-  upstream_profile: [SCOPES.tools, SCOPES.upstreamRead],
-};
-
-const METHOD_SCOPES: Readonly<Record<string, readonly string[]>> = {
-  'tools/list': [SCOPES.tools],
-  'resources/list': [SCOPES.resources],
-  'resources/templates/list': [SCOPES.resources],
-  'resources/read': [SCOPES.resources],
-  'resources/subscribe': [SCOPES.resources],
-  'resources/unsubscribe': [SCOPES.resources],
-  'prompts/list': [SCOPES.prompts],
-  'prompts/get': [SCOPES.prompts],
-};
-
-export function scopesFor(operation: McpOperation): readonly string[] {
-  if (operation.method === 'tools/call') return TOOL_SCOPES[operation.name ?? ''] ?? [SCOPES.tools];
-  if (operation.method === 'completion/complete') {
-    if (operation.refType === 'ref/prompt') return [SCOPES.prompts];
-    if (operation.refType === 'ref/resource') return [SCOPES.resources];
-    return [];
-  }
-  return METHOD_SCOPES[operation.method] ?? [];
+export interface ScopeTable {
+  /** Every scope of the resource, in the order challenges name them. */
+  order: readonly string[];
+  /** Named in the 401 challenge: what a client asks for at its first authorization. */
+  upFront: readonly string[];
+  /** What listing each kind needs — and calling, reading or getting a name nothing declares (the SDK answers it as unknown). */
+  lists: { tools: readonly string[]; resources: readonly string[]; prompts: readonly string[] };
+  /** Declared scopes by tool name, by prompt name, and by resource URI (templates are matched). */
+  tools: ReadonlyMap<string, readonly string[]>;
+  prompts: ReadonlyMap<string, readonly string[]>;
+  resourceScopes(uri: string): readonly string[] | undefined;
 }
 
-/** Every scope the operations need together, in the order of SCOPES: the challenge names them all at once. */
-export function requiredScopes(operations: readonly McpOperation[]): string[] {
-  const needed = new Set(operations.flatMap(scopesFor));
-  return Object.values(SCOPES).filter((scope) => needed.has(scope));
+export interface ScopePolicy {
+  /** The scopes of the 401 challenge. */
+  readonly upFront: readonly string[];
+  /** Every scope the operations need together, in table order: the 403 challenge names them all at once. */
+  required(operations: readonly McpOperation[]): readonly string[];
+}
+
+const RESOURCE_METHODS = new Set(['resources/read', 'resources/subscribe', 'resources/unsubscribe']);
+
+export function scopePolicy(table: ScopeTable): ScopePolicy {
+  const none: readonly string[] = [];
+  const scopesFor = (operation: McpOperation): readonly string[] => {
+    const { method, name } = operation;
+    if (method === 'tools/call') return (name !== undefined && table.tools.get(name)) || table.lists.tools;
+    if (method === 'prompts/get') return (name !== undefined && table.prompts.get(name)) || table.lists.prompts;
+    if (RESOURCE_METHODS.has(method)) return (name !== undefined && table.resourceScopes(name)) || table.lists.resources;
+    if (method === 'tools/list') return table.lists.tools;
+    if (method === 'resources/list' || method === 'resources/templates/list') return table.lists.resources;
+    if (method === 'prompts/list') return table.lists.prompts;
+    if (method === 'completion/complete') {
+      if (operation.refType === 'ref/prompt') return table.lists.prompts;
+      if (operation.refType === 'ref/resource') return table.lists.resources;
+    }
+    return none;
+  };
+  return {
+    upFront: table.upFront,
+    required(operations) {
+      // One operation (every 2026-07-28 request): its declared scopes, already in table order.
+      if (operations.length === 1) return scopesFor(operations[0]!);
+      const needed = new Set(operations.flatMap(scopesFor));
+      return table.order.filter((scope) => needed.has(scope));
+    },
+  };
 }
 
 export function hasScopes(granted: readonly string[], required: readonly string[]): boolean {

@@ -1,20 +1,18 @@
-import type { McpServer } from '@modelcontextprotocol/server';
 import * as z from 'zod/v4';
-import type { Caller } from '../../auth/verifier.ts';
-import type { NotesStore } from '../notes/store.ts';
+import { definePrompt } from '../registry.ts';
 import { notesUri } from '../resources/notes.ts';
 
 /** `summarize_notes`: asks the model to summarise the caller's notes, embedded as the notes resource. */
-export function registerSummarizeNotesPrompt(server: McpServer, caller: Caller, store: NotesStore) {
-  server.registerPrompt(
-    'summarize_notes',
-    {
-      title: 'Summarise my notes',
-      description: 'A prompt that summarises the signed-in user’s notes.',
-      argsSchema: z.object({
-        focus: z.string().max(200).optional().describe('What the summary should concentrate on'),
-      }),
-    },
+export const summarizeNotes = definePrompt({
+  name: 'summarize_notes',
+  scopes: ['mcp:prompts'],
+  title: 'Summarise my notes',
+  description: 'A prompt that summarises the signed-in user’s notes.',
+  argsSchema: z.object({
+    focus: z.string().max(200).optional().describe('What the summary should concentrate on'),
+  }),
+  handler:
+    ({ caller, notes: store }) =>
     async ({ focus }) => {
       const notes = await store.list(caller.subject);
       const ask = `Summarise my ${notes.length} note${notes.length === 1 ? '' : 's'} in a few bullet points${focus ? `, concentrating on ${focus}` : ''}.`;
@@ -32,5 +30,4 @@ export function registerSummarizeNotesPrompt(server: McpServer, caller: Caller, 
         ],
       };
     },
-  );
-}
+});

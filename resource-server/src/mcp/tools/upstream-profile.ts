@@ -1,6 +1,6 @@
-import type { AuthInfo, McpServer } from '@modelcontextprotocol/server';
 import * as z from 'zod/v4';
-import { UpstreamSignInRequired, UpstreamUnavailable, type Upstream } from '../../upstream/index.ts';
+import { UpstreamSignInRequired, UpstreamUnavailable } from '../../upstream/index.ts';
+import { defineTool } from '../registry.ts';
 
 const output = z.object({
   issuer: z.string().describe('the identity provider that answered'),
@@ -12,16 +12,16 @@ const output = z.object({
  * called with the user's own upstream access token (token exchange at the AS). The MCP access
  * token goes to the AS only, never to the IdP.
  */
-export function registerUpstreamProfile(server: McpServer, auth: AuthInfo, upstream: Upstream) {
-  server.registerTool(
-    'upstream_profile',
-    {
-      title: 'Profile at the identity provider',
-      description: 'Returns what the upstream identity provider itself says about the signed-in user (its userinfo), fetched as that user.',
-      inputSchema: z.object({}),
-      outputSchema: output,
-      annotations: { readOnlyHint: true, openWorldHint: true },
-    },
+export const upstreamProfile = defineTool({
+  name: 'upstream_profile',
+  scopes: ['mcp:tools', 'upstream:read'],
+  title: 'Profile at the identity provider',
+  description: 'Returns what the upstream identity provider itself says about the signed-in user (its userinfo), fetched as that user.',
+  inputSchema: z.object({}),
+  outputSchema: output,
+  annotations: { readOnlyHint: true, openWorldHint: true },
+  handler:
+    ({ auth, upstream }) =>
     async () => {
       try {
         let token = await upstream.tokenFor(auth);
@@ -47,5 +47,4 @@ export function registerUpstreamProfile(server: McpServer, auth: AuthInfo, upstr
         return { isError: true, content: [{ type: 'text', text }] };
       }
     },
-  );
-}
+});

@@ -1,6 +1,5 @@
-import type { McpServer } from '@modelcontextprotocol/server';
 import * as z from 'zod/v4';
-import type { Caller } from '../../auth/verifier.ts';
+import { defineTool } from '../registry.ts';
 
 const output = z.object({
   subject: z.string(),
@@ -12,16 +11,16 @@ const output = z.object({
 });
 
 /** `whoami`: the identity that reached the tool, read from the verified access token. */
-export function registerWhoami(server: McpServer, caller: Caller) {
-  server.registerTool(
-    'whoami',
-    {
-      title: 'Who am I',
-      description: 'Returns the signed-in user and the client and scopes of the access token used for this call.',
-      inputSchema: z.object({}),
-      outputSchema: output,
-      annotations: { readOnlyHint: true, openWorldHint: false },
-    },
+export const whoami = defineTool({
+  name: 'whoami',
+  scopes: ['mcp:tools'],
+  title: 'Who am I',
+  description: 'Returns the signed-in user and the client and scopes of the access token used for this call.',
+  inputSchema: z.object({}),
+  outputSchema: output,
+  annotations: { readOnlyHint: true, openWorldHint: false },
+  handler:
+    ({ caller }) =>
     async () => {
       const identity = {
         subject: caller.subject,
@@ -36,5 +35,4 @@ export function registerWhoami(server: McpServer, caller: Caller) {
         structuredContent: identity,
       };
     },
-  );
-}
+});
