@@ -238,6 +238,7 @@ export async function ensureClient(options: EnsureClientOptions): Promise<Client
     return listedClient(options, stored, 'cimd', `client_id=${clientMetadataUrl} (Client ID Metadata Document; the AS fetches it, no registration needed)`, start);
   }
 
+  if (clientMetadataUrl && options.redirectUri) trace.note(`${issuer} does not accept Client ID Metadata Documents: registering a client of its own, so --redirect-uri does not apply`);
   const existing = (await store.read(issuer)).client;
   // A CIMD client id stored earlier is only valid while the AS still accepts CIMD and the
   // user still names that document; otherwise register anew.
