@@ -14,6 +14,8 @@ import { rateLimits } from './http/rate-limits.ts';
 import { singleAuthorizationHeader } from './http/single-authorization-header.ts';
 import { describeError, interactionRoutes } from './interactions/routes.ts';
 import type { Logger } from './log.ts';
+import { countRateLimited } from './metrics/rate-limited.ts';
+import { interactionObserver, type AuthMetrics } from './metrics/registry.ts';
 import type { UpstreamIdp } from './upstream.ts';
 import type { UpstreamTokens } from './upstream-tokens/index.ts';
 
@@ -29,6 +31,7 @@ export interface AppDeps {
   cookieKeys: string[];
   /** True once shutdown has begun: /readyz answers 503 while in-flight work finishes. */
   draining?: () => boolean;
+  metrics?: AuthMetrics;
 }
 
 /**
@@ -37,7 +40,7 @@ export interface AppDeps {
  * registration, the interaction pages, then oidc-provider for every protocol endpoint (it
  * answers CORS for metadata, JWKS, token, revocation and introspection itself).
  */
-export function createApp({ config, provider, upstream, upstreamTokens, accounts, storage, logger, cookieKeys, draining = () => false }: AppDeps): Koa {
+export function createApp({ config, provider, upstream, upstreamTokens, accounts, storage, logger, cookieKeys, draining = () => false, metrics }: AppDeps): Koa {
   // With TRUST_PROXY, ctx.ip is read TRUSTED_PROXY_HOPS entries from the right of X-Forwarded-For.
   const app = new Koa({ proxy: config.trustProxy, maxIpsCount: config.trustedProxyHops, keys: cookieKeys });
 
@@ -73,13 +76,14 @@ export function createApp({ config, provider, upstream, upstreamTokens, accounts
 
   app.use(singleAuthorizationHeader);
   const routeOf = providerRouteResolver(provider, ['registration', 'token']);
+  if (metrics) app.use(countRateLimited(metrics, routeOf));
   app.use(rateLimits({ routeOf, perMinute: { registration: config.registration.ratePerMinute, token: config.tokenRatePerMinute }, storage }));
 
   // oidc-provider has no CORS on registration; browser clients (MCP Inspector) register cross-origin.
   const registrationCors = cors({ allowMethods: ['GET', 'POST', 'PUT', 'DELETE'], allowHeaders: ['authorization', 'content-type'], maxAge: 3600 });
   app.use((ctx, next) => (routeOf(ctx.path)?.name === 'registration' ? registrationCors(ctx, next) : next()));
 
-  const interactions = interactionRoutes({ provider, upstream, upstreamTokens, accounts, logger, secureCookies: config.secureCookies });
+  const interactions = interactionRoutes({ provider, upstream, upstreamTokens, accounts, logger, secureCookies: config.secureCookies, ...(metrics ? { observer: interactionObserver(metrics) } : {}) });
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
   const account = accountRoutes({ provider, upstream, accounts, storage, logger, secureCookies: config.secureCookies });

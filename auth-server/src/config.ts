@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { metricsConfig, metricsVariables } from './metrics/variables.ts';
 import { redisTarget, redisTargetProblem, redisVariables, type RedisTarget } from './redis/target.ts';
 
 /**
@@ -86,6 +87,7 @@ export const configSchema = z.object({
   TRUSTED_PROXY_HOPS: z.coerce.number().int().min(1).max(10).default(1),
   /** On SIGTERM: seconds of answering /readyz 503 while still serving, before the listener closes (balancer reaction time). */
   SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).max(300).default(0),
+  ...metricsVariables(9464),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -119,6 +121,7 @@ function toConfig(env: z.infer<typeof configSchema>) {
     clientsFile: env.CLIENTS_FILE,
     redisUrl: env.REDIS_URL,
     store: storeChoice(env),
+    metrics: metricsConfig(env),
     keysFile: env.KEYS_FILE,
     signingKeysJson: env.SIGNING_KEYS,
     cookieKeys: env.COOKIE_KEYS,

@@ -7,6 +7,11 @@ import { createStorage } from './adapters/index.ts';
 import { createApp } from './app.ts';
 import type { Config } from './config.ts';
 import { loadKeys } from './keys.ts';
+import { countDocumentFetches } from './metrics/document-fetches.ts';
+import { startMetricsListener } from './metrics/listener.ts';
+import { countProviderEvents } from './metrics/provider-events.ts';
+import { createAuthMetrics } from './metrics/registry.ts';
+import { timedAdapters } from './metrics/store-latency.ts';
 import { createLogger, type Logger } from './log.ts';
 import { clientUrlFetch } from './policies/outbound-fetch.ts';
 import { createProvider } from './provider.ts';
@@ -20,6 +25,8 @@ const SHUTDOWN_DRAIN_MS = 30_000;
 export interface RunningAuthServer {
   issuer: string;
   server: Server;
+  /** With METRICS=true: where the Prometheus metrics are served. */
+  metricsUrl?: string | undefined;
   close(): Promise<void>;
 }
 
@@ -36,12 +43,14 @@ export async function startAuthServer(config: Config, options: StartOptions = {}
   const resources = await loadResources(config);
   // A revoked grant stays published as long as a token issued before the revocation can live.
   const revocationRetentionSeconds = Math.max(...resources.map((resource) => resource.accessTokenTtl)) + 60;
+  const metrics = createAuthMetrics();
   const storage = await createStorage({ store: config.store, policy: { refreshOverlapSeconds: config.refreshToken.reuseWindow }, logger, revocationRetentionSeconds });
+  storage.adapter = timedAdapters(storage.adapter, storage.kind, metrics);
   try {
     const keys = await loadKeys({ fromEnv: config.signingKeysJson, file: config.keysFile, cookieKeys: config.cookieKeys }, (message) => logger.warn(message));
     const clients = await loadStaticClients(config, options.env);
     const accounts = new AccountStore(storage.adapter('Account'));
-    const fetch = clientUrlFetch({ allowLoopback: config.cimd.allowLoopback, ca: options.cimdCa, logger });
+    const fetch = countDocumentFetches(clientUrlFetch({ allowLoopback: config.cimd.allowLoopback, ca: options.cimdCa, logger }), metrics);
     if (config.cimd.allowLoopback) logger.warn('CIMD_ALLOW_LOOPBACK is on: client metadata documents on loopback hosts are fetched (development only)');
 
     const upstream = new UpstreamIdp({ ...config.idp });
@@ -60,18 +69,22 @@ export async function startAuthServer(config: Config, options: StartOptions = {}
       logger,
       fetch,
     });
+    countProviderEvents(provider, metrics, [...resources.map((resource) => resource.url), ...config.upstreamAudiences]);
     let draining = false;
-    const app = createApp({ config, provider, upstream, upstreamTokens, accounts, storage, logger, cookieKeys: keys.cookieKeys, draining: () => draining });
+    const app = createApp({ metrics, config, provider, upstream, upstreamTokens, accounts, storage, logger, cookieKeys: keys.cookieKeys, draining: () => draining });
 
     const server = createServer(app.callback());
     server.listen(config.port, config.host);
     await once(server, 'listening');
     const { port } = server.address() as AddressInfo;
+    const metricsListener = config.metrics ? await startMetricsListener(metrics.registry, config.metrics) : undefined;
+    if (metricsListener) logger.info({ metrics: metricsListener.url }, 'metrics listener ready');
     logger.info({ issuer: config.issuer, listening: `${config.host}:${port}`, storage: storage.kind, storageLocation: storage.location, resources: resources.map((resource) => resource.url) }, 'auth-server ready');
     let closing: Promise<void> | undefined;
     return {
       issuer: config.issuer,
       server,
+      metricsUrl: metricsListener?.url,
       // Shutdown in the order a load balancer needs: not ready, keep serving through the grace
       // period, stop accepting, finish what was accepted (idle keep-alive connections close at
       // once; busy ones after their response, or after SHUTDOWN_DRAIN_MS), then the store.
@@ -89,6 +102,7 @@ export async function startAuthServer(config: Config, options: StartOptions = {}
           });
           clearTimeout(cutOff);
           await storage.close();
+          await metricsListener?.close();
         })()),
     };
   } catch (error) {

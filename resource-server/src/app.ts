@@ -9,6 +9,8 @@ import { registerHealth } from './health.ts';
 import { jsonRpcBodyErrors, registerJsonBodyParser } from './http/json-body.ts';
 import { originPolicy } from './http/origin.ts';
 import { serializeRequest, type Logger } from './log.ts';
+import { registerMcpMetrics } from './metrics/mcp-requests.ts';
+import type { ResourceMetrics } from './metrics/registry.ts';
 import { serverRegistry } from './mcp/catalog.ts';
 import type { Registry } from './mcp/registry.ts';
 import { mcpServerFactory } from './mcp/server.ts';
@@ -27,13 +29,14 @@ export interface AppDeps {
   logger: Logger;
   /** True once shutdown has begun: /readyz answers 503 while in-flight work finishes. */
   draining?: () => boolean;
+  metrics?: ResourceMetrics;
 }
 
 /**
  * Fastify app, in order: Origin check and CORS, metadata, health, then the MCP endpoint
  * behind the bearer gate (authentication, then the per-operation scope decision).
  */
-export async function createApp({ config, verifier, notes, logger, upstream = createUpstream(config, logger), registry = serverRegistry(), draining }: AppDeps): Promise<FastifyInstance> {
+export async function createApp({ config, verifier, notes, logger, upstream = createUpstream(config, logger), registry = serverRegistry(), draining, metrics }: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: config.bodyLimit,
@@ -46,6 +49,7 @@ export async function createApp({ config, verifier, notes, logger, upstream = cr
   });
 
   registerJsonBodyParser(app);
+  if (metrics) registerMcpMetrics(app, { mcpPath: config.mcpPath, scopes: registry.scopesSupported, metrics });
   const origins = originPolicy(config.allowedOrigins);
   const metadataPath = new URL(config.resourceMetadataUrl).pathname;
   const publicPaths = new Set([metadataPath, '/.well-known/oauth-protected-resource', '/healthz', '/readyz']);

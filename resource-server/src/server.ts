@@ -8,6 +8,9 @@ import { redisRevocationSource, refusingRevokedGrants, RevokedGrants, sqliteRevo
 import { ConfigError, type Config } from './config.ts';
 import type { Registry } from './mcp/registry.ts';
 import { createLogger, type Logger } from './log.ts';
+import { startMetricsListener } from './metrics/listener.ts';
+import { createResourceMetrics, type ResourceMetrics } from './metrics/registry.ts';
+import { timedVerifier } from './metrics/timed-verifier.ts';
 import { MemoryNotesStore } from './mcp/notes/memory.ts';
 import { RedisNotesStore } from './mcp/notes/redis.ts';
 import { SqliteFileError } from './mcp/notes/sqlite-file.ts';
@@ -19,6 +22,8 @@ import { describeRedisTarget } from './redis/target.ts';
 export interface RunningResourceServer {
   url: string;
   app: FastifyInstance;
+  /** With METRICS=true: where the Prometheus metrics are served. */
+  metricsUrl?: string | undefined;
   close(): Promise<void>;
 }
 
@@ -47,7 +52,7 @@ export function createRevokedGrants(config: Config, logger: Logger): RevokedGran
 /** How often revoked grants are read: a revocation takes effect within about this long. */
 const REVOKED_GRANTS_POLL_MS = 1000;
 
-export function createVerifier(config: Config, logger: Logger): TokenVerifier {
+export function createVerifier(config: Config, logger: Logger, metrics?: ResourceMetrics): TokenVerifier {
   const location = { issuer: config.authServer.issuer, internalUrl: config.authServer.internalUrl };
   if (config.tokenVerifier === 'introspection') {
     return new IntrospectionVerifier({ ...location, ...config.introspection!, audience: config.resourceUrl, clockTolerance: config.clockTolerance });
@@ -60,8 +65,12 @@ export function createVerifier(config: Config, logger: Logger): TokenVerifier {
     cooldownMs: config.jwks.cooldownMs,
     maxAgeMs: config.jwks.maxAgeMs,
     cacheTtlMs: config.tokenCacheTtlMs,
-    onJwksFetch: (event) =>
-      event.ok ? logger.info({ reason: event.reason, keys: event.keys }, 'fetched the authorization server JWKS') : logger.warn({ reason: event.reason, error: event.error }, 'JWKS fetch failed'),
+    ...(metrics ? { onCacheHit: () => metrics.verifiedTokenCacheHits.inc() } : {}),
+    onJwksFetch: (event) => {
+      metrics?.jwksFetches.inc({ reason: event.reason, outcome: event.ok ? 'ok' : 'failed' });
+      if (event.ok) logger.info({ reason: event.reason, keys: event.keys }, 'fetched the authorization server JWKS');
+      else logger.warn({ reason: event.reason, error: event.error }, 'JWKS fetch failed');
+    },
   });
 }
 
@@ -93,12 +102,15 @@ function storeLocation(config: Config): string | undefined {
 /** Builds the app from the configuration and listens; used by main.ts, tests and the benchmark. */
 export async function startResourceServer(config: Config, logger: Logger = createLogger(config.logLevel), options: StartOptions = {}): Promise<RunningResourceServer> {
   const revokedGrants = createRevokedGrants(config, logger);
-  const baseVerifier = options.verifier ?? createVerifier(config, logger);
-  const verifier = revokedGrants ? refusingRevokedGrants(baseVerifier, revokedGrants) : baseVerifier;
+  const metrics = createResourceMetrics();
+  const baseVerifier = options.verifier ?? createVerifier(config, logger, metrics);
+  const verifier = timedVerifier(revokedGrants ? refusingRevokedGrants(baseVerifier, revokedGrants) : baseVerifier, metrics);
   const notes = createNotesStore(config, logger);
   let draining = false;
-  const app = await createApp({ config, verifier, notes, logger, draining: () => draining, ...(options.registry ? { registry: options.registry } : {}) });
+  const app = await createApp({ metrics, config, verifier, notes, logger, draining: () => draining, ...(options.registry ? { registry: options.registry } : {}) });
   await app.listen({ host: config.host, port: config.port });
+  const metricsListener = config.metrics ? await startMetricsListener(metrics.registry, config.metrics) : undefined;
+  if (metricsListener) logger.info({ metrics: metricsListener.url }, 'metrics listener ready');
   // Warm the key cache so the first request does not pay for discovery; failure is not fatal (/readyz tells).
   void verifier.readiness().then((ready) => ready.ok || logger.warn({ detail: ready.detail }, 'not ready yet: cannot verify tokens'));
   logger.info(
@@ -115,6 +127,7 @@ export async function startResourceServer(config: Config, logger: Logger = creat
     if (config.shutdownGraceMs > 0) await sleep(config.shutdownGraceMs);
     await app.close();
     await revokedGrants?.close();
+    await metricsListener?.close();
   };
-  return { url: config.resourceUrl, app, close: () => (closing ??= close()) };
+  return { url: config.resourceUrl, app, metricsUrl: metricsListener?.url, close: () => (closing ??= close()) };
 }

@@ -5,6 +5,7 @@ import type Provider from 'oidc-provider';
 import { errors, type InteractionResults } from 'oidc-provider';
 import type { AccountStore } from '../accounts.ts';
 import type { Logger } from '../log.ts';
+import type { InteractionObserver } from '../metrics/registry.ts';
 import type { UpstreamAttempt, UpstreamIdp } from '../upstream.ts';
 import type { UpstreamTokenVault } from '../upstream-tokens/vault.ts';
 import { consentPage, errorPage } from '../views.ts';
@@ -39,9 +40,11 @@ export interface InteractionDeps {
   accounts: AccountStore;
   logger: Logger;
   secureCookies: boolean;
+  /** Told each IdP login's outcome and each Deny (metrics). */
+  observer?: InteractionObserver;
 }
 
-export function interactionRoutes({ provider, upstream, upstreamTokens, accounts, logger, secureCookies }: InteractionDeps): Router {
+export function interactionRoutes({ provider, upstream, upstreamTokens, accounts, logger, secureCookies, observer }: InteractionDeps): Router {
   const router = new Router();
 
   router.use(async (ctx, next) => {
@@ -68,6 +71,7 @@ export function interactionRoutes({ provider, upstream, upstreamTokens, accounts
         started = await upstream.start(uid);
       } catch (error) {
         if (upstreamFault(error) !== 'unreachable') throw error;
+        observer?.idpLogin('unavailable');
         logger.warn({ err: describeError(error) }, 'upstream IdP unreachable: login not started');
         ctx.set('retry-after', '10');
         renderError(ctx, 503, 'Sign-in unavailable', 'The identity provider is unavailable right now. Try again shortly.');
@@ -152,12 +156,14 @@ export function interactionRoutes({ provider, upstream, upstreamTokens, accounts
     const malformed = malformedCallback(ctx.query);
     if (malformed) {
       logger.info({ reason: malformed }, 'malformed upstream callback');
+      observer?.idpLogin('malformed');
       renderError(ctx, 400, 'Sign-in failed', 'The answer from the identity provider was malformed. Start again from the application.');
       return;
     }
     const upstreamError = ctx.query.error;
     if (typeof upstreamError === 'string') {
       logger.info({ upstreamError }, 'upstream login ended without a user');
+      observer?.idpLogin('cancelled');
       await finish(ctx, provider, {
         error: 'access_denied',
         error_description: 'The sign-in at the identity provider was not completed.',
@@ -171,6 +177,7 @@ export function interactionRoutes({ provider, upstream, upstreamTokens, accounts
     } catch (error) {
       const fault = upstreamFault(error);
       logger.warn({ err: describeError(error), fault }, 'upstream code exchange failed');
+      observer?.idpLogin(fault === 'unreachable' ? 'unavailable' : fault === 'refused' ? 'refused' : 'unverifiable');
       if (fault === 'unreachable') {
         ctx.set('retry-after', '10');
         renderError(ctx, 503, 'Sign-in unavailable', 'The identity provider could not be reached to finish your sign-in. Start again from the application in a moment.');
@@ -181,6 +188,7 @@ export function interactionRoutes({ provider, upstream, upstreamTokens, accounts
       }
       return;
     }
+    observer?.idpLogin('success');
     await accounts.upsert(identity);
     // Without them the MCP sign-in still works; a tool needing the IdP asks for a new sign-in.
     await upstreamTokens.keepLogin(pending.uid, identity.sub, tokens).catch((error: unknown) => logger.warn({ err: describeError(error) }, 'could not keep the upstream tokens'));
@@ -196,6 +204,7 @@ export function interactionRoutes({ provider, upstream, upstreamTokens, accounts
     }
     const decision = (ctx.request.body as Record<string, unknown> | undefined)?.decision;
     if (decision !== 'allow') {
+      observer?.consentDenied();
       await finish(ctx, provider, { error: 'access_denied', error_description: 'The user denied the request.' });
       return;
     }

@@ -29,6 +29,8 @@ export interface JwtVerifierOptions extends AuthServerLocation {
   /** How long a verified token is remembered (0: verify the signature on every request). */
   cacheTtlMs: number;
   onJwksFetch?: (event: JwksFetchEvent) => void;
+  /** Told of each verification answered from the verified-token cache (metrics). */
+  onCacheHit?: () => void;
 }
 
 export class JwtVerifier implements TokenVerifier {
@@ -52,7 +54,10 @@ export class JwtVerifier implements TokenVerifier {
     // A remembered verification is only as good as the key set it used: once that set is
     // past its max age, verify again (which refreshes the set first).
     const cached = this.#keys.fresh ? this.#verified.get(token, this.#options.clockTolerance) : undefined;
-    if (cached) return cached;
+    if (cached) {
+      this.#options.onCacheHit?.();
+      return cached;
+    }
     const authInfo = await this.#verify(token);
     this.#verified.set(token, authInfo);
     return authInfo;
