@@ -230,7 +230,7 @@ async function cmdLogin(options: FlowOptions, url: URL): Promise<number> {
 
 async function timedTools(options: FlowOptions, url: URL, session: Parameters<typeof listTools>[0]): Promise<Tool[]> {
   const start = performance.now();
-  const tools = await listTools(session, url);
+  const tools = await listTools(session);
   options.trace.step('tools', { count: tools.length, tools: tools.map((t) => t.name), ms: since(start) }, `tools/list → ${tools.map((t) => t.name).join(', ') || '(none)'}`);
   return tools;
 }
@@ -246,7 +246,7 @@ async function cmdTools(options: FlowOptions, url: URL): Promise<number> {
 
 function renderContent(result: CallToolResult): string {
   const parts: string[] = [];
-  for (const item of result.content ?? []) {
+  for (const item of result.content) {
     if (item.type === 'text') parts.push(item.text);
     else parts.push(JSON.stringify(item));
   }

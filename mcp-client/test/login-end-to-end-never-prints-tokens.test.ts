@@ -51,7 +51,7 @@ describe('login end to end (fake AS + real MCP server SDK behind a bearer check)
     expect(steps).toEqual(['challenge', 'resource_metadata', 'authorization_server_metadata', 'registration', 'authorization_url', 'callback', 'token', 'mcp_connect', 'tools', 'result']);
     for (const line of run.lines.slice(0, -1)) expect(typeof line['ms']).toBe('number');
 
-    const byStep = Object.fromEntries(run.lines.map((l) => [l['step'], l]));
+    const byStep = Object.fromEntries(run.lines.map((l) => [l['step'] as string, l]));
     expect(byStep['challenge']).toMatchObject({ status: 401, scope: 'mcp:tools' });
     expect(byStep['resource_metadata']).toMatchObject({ resource: rs.resource, authorizationServers: [as.issuer], resourceMatches: 'exact' });
     expect(byStep['registration']).toMatchObject({ source: 'dcr', clientId: 'client-1' });

@@ -24,7 +24,7 @@ async function interactive(args: string[], env: Record<string, string>): Promise
   const run = runCli([...args, '--no-browser', '--json', '--timeout', '30'], env);
   const seen = new Set<unknown>();
   const browsing: Promise<void>[] = [];
-  let failure: unknown;
+  let failure: { error: unknown } | undefined;
   const browse = () => {
     for (const line of run.lines) {
       if (line.step !== 'authorization_url' || seen.has(line)) continue;
@@ -34,7 +34,7 @@ async function interactive(args: string[], env: Record<string, string>): Promise
           if (landing.status !== 200) throw new Error(`the CLI's callback answered ${landing.status}`);
         }).catch((error: unknown) => {
           // What the user would see in the browser; the CLI would wait until its timeout.
-          failure ??= error;
+          failure ??= { error };
           run.child.kill();
         }),
       );
@@ -44,7 +44,7 @@ async function interactive(args: string[], env: Record<string, string>): Promise
   const code = await run.exit;
   browse();
   await Promise.all(browsing);
-  if (failure) throw failure;
+  if (failure) throw failure.error;
   return { run, code };
 }
 

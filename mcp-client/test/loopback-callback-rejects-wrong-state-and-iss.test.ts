@@ -56,7 +56,7 @@ describe('the loopback callback (RFC 8252) validates before it acts', () => {
     )) as Error & { code: string; hint?: string };
     expect(error).toMatchObject({ code: 'issuer_mismatch' });
     expect(`${error.message} ${error.hint}`).not.toContain(EVIL);
-    expect(`${error.message}`).not.toContain('access_denied');
+    expect(error.message).not.toContain('access_denied');
   });
 
   it('rejects a missing iss when the AS advertises authorization_response_iss_parameter_supported', async () => {

@@ -54,7 +54,7 @@ describe('the unauthenticated MCP request and its WWW-Authenticate challenge', (
     let seen: { method?: string; type?: string; accept?: string; body: string } = { body: '' };
     server = await listen(async (req, res) => {
       let body = '';
-      for await (const chunk of req) body += chunk;
+      for await (const chunk of req) body += String(chunk);
       seen = { method: req.method, type: req.headers['content-type'], accept: req.headers.accept, body };
       res.writeHead(401, { 'www-authenticate': 'Bearer scope="a"' }).end();
     });
@@ -83,7 +83,7 @@ describe('the unauthenticated MCP request and its WWW-Authenticate challenge', (
     const url = await serverAnswering(401, { 'www-authenticate': 'Bearer resource_metadata="http://127.0.0.1:9/prm", scope="mcp:tools"' });
     const out = new PassThrough();
     await probeChallenge(url, new Trace({ json: true, verbose: false, stdout: out, stderr: new PassThrough() }));
-    const line = JSON.parse(String(out.read()));
+    const line = JSON.parse(String(out.read())) as { ms?: unknown };
     expect(line).toMatchObject({ step: 'challenge', status: 401, resourceMetadata: 'http://127.0.0.1:9/prm', scope: 'mcp:tools' });
     expect(typeof line.ms).toBe('number');
   });

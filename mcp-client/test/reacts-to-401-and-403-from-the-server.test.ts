@@ -105,7 +105,7 @@ describe('reacting to the server', () => {
     const run = runCli(['call', rs.resource, 'whoami', '--no-browser', '--json'], env);
     expect(await approveAll(run)).toBe(0);
     expect(as2.registrations).toHaveLength(1);
-    const seenAtAs2 = as2.requests.map((r) => `${r.query ?? ''} ${r.body} ${Buffer.from(String(r.headers.authorization ?? '').replace(/^Basic /, ''), 'base64').toString()}`);
+    const seenAtAs2 = as2.requests.map((r) => `${r.query ?? ''} ${r.body} ${Buffer.from((r.headers.authorization ?? '').replace(/^Basic /, ''), 'base64').toString()}`);
     expect(seenAtAs2.some((text) => text.includes('as1-'))).toBe(false);
     expect(as2.requests.find((r) => r.path === '/authorize')?.query).toContain('client_id=as2-1');
     expect(as2.requests.filter((r) => r.path === '/authorize').length).toBe(1);

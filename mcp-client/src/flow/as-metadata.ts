@@ -121,7 +121,7 @@ export function assessAsMetadata(raw: unknown, options: AssessOptions): Assessme
     if (doc[member] !== undefined && typeof doc[member] !== 'boolean') malformed.push(member);
   }
   for (const member of malformed) {
-    deviations.push(deviation('as.member_type', `${member} is ${JSON.stringify(doc[member])?.slice(0, 80)}: ignored.`));
+    deviations.push(deviation('as.member_type', `${member} is ${JSON.stringify(doc[member]).slice(0, 80)}: ignored.`));
     delete doc[member];
   }
 

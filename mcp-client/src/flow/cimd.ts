@@ -22,7 +22,7 @@ export async function documentRedirectUris(url: string, trace: Trace): Promise<{
       return { redirectUris: uris };
     }
   } catch (error) {
-    problem = error instanceof Error ? printable(String((error.cause as Error | undefined)?.message ?? error.message), 120) : String(error);
+    problem = error instanceof Error ? printable(error.cause instanceof Error ? error.cause.message : error.message, 120) : String(error);
   }
   trace.step('client_metadata_document', { url, error: problem, ms: since(start) }, `could not read ${url} (${problem})`, false);
   return { problem };

@@ -48,9 +48,9 @@ function parseRegistration(body: unknown): Registration | undefined {
   if (body === null || typeof body !== 'object') return undefined;
   const b = body as Record<string, unknown>;
   if (typeof b['client_id'] !== 'string' || !b['client_id']) return undefined;
-  const str = (key: string) => (typeof b[key] === 'string' ? { [key]: b[key] as string } : {});
-  const num = (key: string) => (typeof b[key] === 'number' ? { [key]: b[key] as number } : {});
-  const uris = Array.isArray(b['redirect_uris']) && b['redirect_uris'].every((u) => typeof u === 'string') ? { redirect_uris: b['redirect_uris'] as string[] } : {};
+  const str = (key: string) => (typeof b[key] === 'string' ? { [key]: b[key] } : {});
+  const num = (key: string) => (typeof b[key] === 'number' ? { [key]: b[key] } : {});
+  const uris = Array.isArray(b['redirect_uris']) && b['redirect_uris'].every((u) => typeof u === 'string') ? { redirect_uris: b['redirect_uris'] } : {};
   return {
     client_id: b['client_id'],
     ...str('client_secret'),

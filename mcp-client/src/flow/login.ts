@@ -58,7 +58,7 @@ export async function sessionProbe(serverUrl: URL, trace: Trace): Promise<Challe
   let session: McpSession | undefined;
   try {
     session = await connect(serverUrl, undefined, trace);
-    await listTools(session, serverUrl);
+    await listTools(session);
     return undefined;
   } catch (error) {
     if (error instanceof TokenRejected || error instanceof ScopeRequired) return error.challenge;

@@ -131,7 +131,7 @@ export async function connect(serverUrl: URL, accessToken: string | undefined, t
   };
 }
 
-export async function listTools(session: McpSession, serverUrl: URL): Promise<Tool[]> {
+export async function listTools(session: McpSession): Promise<Tool[]> {
   const tools: Tool[] = [];
   let cursor: string | undefined;
   try {

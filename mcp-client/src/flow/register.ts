@@ -95,7 +95,7 @@ export function clientInformation(stored: StoredClient): OAuthClientInformationM
     ...(stored.client_secret_expires_at !== undefined ? { client_secret_expires_at: stored.client_secret_expires_at } : {}),
     ...(stored.redirect_uris ? { redirect_uris: stored.redirect_uris } : {}),
     ...(stored.token_endpoint_auth_method ? { token_endpoint_auth_method: stored.token_endpoint_auth_method } : {}),
-  } as OAuthClientInformationMixed;
+  };
 }
 
 function usable(stored: StoredClient | undefined): stored is StoredClient {

@@ -183,7 +183,7 @@ export async function clientCredentialsGrant(options: {
     ...(typeof body['expires_in'] === 'number' ? { expires_in: body['expires_in'] } : {}),
     ...(typeof body['scope'] === 'string' ? { scope: body['scope'] } : {}),
     ...(typeof body['refresh_token'] === 'string' ? { refresh_token: body['refresh_token'] } : {}),
-  } as OAuthTokens;
+  };
   return { tokens, authMethod };
 }
 
