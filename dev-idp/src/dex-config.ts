@@ -63,7 +63,7 @@ const staticPasswordSchema = z
     userID: z.string().min(1),
   })
   .refine((p) => (p.hash === undefined) !== (p.hashFromEnv === undefined), {
-    message: 'exactly one of hash or hashFromEnv is required',
+    error: 'exactly one of hash or hashFromEnv is required',
   });
 
 const dexSchema = z.object({

@@ -136,7 +136,9 @@ export async function startDevIdp(options: StartDevIdpOptions): Promise<DevIdp> 
     }
     app.use(interactionRoutes({ provider, users, prefix: interactionsPath, logger }).routes());
     app.use(mountPath ? mount(mountPath, provider) : mount(provider));
-    server.on('request', app.callback());
+    const handle = app.callback();
+    // Koa settles each request itself (ctx.onerror), so the promise it returns needs no one waiting on it.
+    server.on('request', (req, res) => void handle(req, res));
 
     const url = `http://${urlHost(host)}:${address.port}`;
     logger.warn(DEVELOPMENT_WARNING);

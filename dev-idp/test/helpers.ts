@@ -30,6 +30,7 @@ export async function startTestIdp(options: { logger?: Logger } = {}): Promise<D
 
 export async function relyingParty(idp: DevIdp, auth: client.ClientAuth = client.ClientSecretBasic(CLIENT_SECRET)) {
   return client.discovery(new URL(idp.issuer), CLIENT_ID, undefined, auth, {
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- deprecated only to stand out: the dev IdP under test serves plain http on loopback
     execute: [client.allowInsecureRequests],
   });
 }
