@@ -38,6 +38,7 @@ export interface AppDeps {
  */
 export async function createApp({ config, verifier, notes, logger, upstream = createUpstream(config, logger), registry = serverRegistry(), draining, metrics }: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- it sets the instance's logger type parameter to Fastify's, which the rest of the code takes
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: config.bodyLimit,
     // While closing, requests on open keep-alive connections are still served (Fastify would
@@ -65,7 +66,7 @@ export async function createApp({ config, verifier, notes, logger, upstream = cr
   // Public documents are readable from anywhere; /mcp only from allowed origins.
   await app.register(cors, {
     delegator: (request, callback) => {
-      const path = (request.url ?? '').split('?')[0]!;
+      const path = request.url.split('?')[0]!;
       callback(null, {
         origin: publicPaths.has(path) ? '*' : (origin, cb) => cb(null, origins.allows(origin)),
         methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],

@@ -41,7 +41,7 @@ describe('upstream_profile when no upstream token can be had', () => {
     const { response, token } = await callProfile({ TOKEN_EXCHANGE_CLIENT_ID: 'rs', TOKEN_EXCHANGE_CLIENT_SECRET: 'rs-secret-0123456789' });
     expect(response.status).toBe(200);
     expect(response.body.result.isError).toBe(true);
-    const text = response.body.result.content[0].text as string;
+    const text = response.body.result.content[0]!.text;
     expect(text).toBe('The identity provider cannot be used right now: authorization server metadata has no token_endpoint.');
     expect(JSON.stringify(response.body)).not.toContain(token);
   });

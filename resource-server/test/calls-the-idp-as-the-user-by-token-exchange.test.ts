@@ -29,7 +29,7 @@ const logLines: string[] = [];
 const configDirs: string[] = [];
 
 beforeAll(async () => {
-  const logger = (name: string) => pino({ name, level: 'debug' }, new Writable({ write: (chunk, _encoding, done) => (logLines.push(String(chunk)), done()) }));
+  const logger = (name: string) => pino({ name, level: 'debug' }, new Writable({ write: (chunk, _encoding, done) => { logLines.push(String(chunk)); done(); } }));
   stack = await startStack({
     tokenExchange: true,
     // MCP tokens outlive the upstream ones here, so moving the clock expires only the latter.
@@ -63,7 +63,10 @@ async function storedAccessTokens(configDir: string): Promise<string[]> {
   const found: string[] = [];
   const walk = (value: unknown) => {
     if (value && typeof value === 'object') {
-      for (const [key, inner] of Object.entries(value)) key === 'access_token' && typeof inner === 'string' ? found.push(inner) : walk(inner);
+      for (const [key, inner] of Object.entries(value)) {
+        if (key === 'access_token' && typeof inner === 'string') found.push(inner);
+        else walk(inner);
+      }
     }
   };
   for (const file of await readdir(configDir)) if (file.endsWith('.json')) walk(JSON.parse(await readFile(join(configDir, file), 'utf8')));
@@ -155,7 +158,7 @@ describe('upstream_profile over HTTP', () => {
     const answer = await profileCall(tokens.access_token);
     expect(answer.status).toBe(200);
     expect(answer.body.result.isError).toBe(true);
-    const text = answer.body.result.content[0].text as string;
+    const text = answer.body.result.content[0]!.text;
     expect(text).toMatch(/^Sign in again to use this tool \(the user must sign in again: the IdP refused to refresh the upstream tokens \(invalid_grant \(HTTP 400\)\)\)\. Log in/);
     expect(text).not.toMatch(/\n\s+at |Error:/);
   });

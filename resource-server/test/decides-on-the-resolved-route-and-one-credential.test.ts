@@ -40,7 +40,7 @@ function send(path: string, headers: Record<string, string | string[]>, method =
       (response) => {
         let text = '';
         response.setEncoding('utf8');
-        response.on('data', (chunk) => (text += chunk));
+        response.on('data', (chunk) => (text += String(chunk)));
         response.on('end', () => resolve({ status: response.statusCode!, headers: response.headers, text }));
       },
     );

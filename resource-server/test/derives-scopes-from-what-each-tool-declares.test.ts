@@ -98,7 +98,7 @@ describe('a server shows clients the scopes its registry declares', () => {
 
     const allowed = await mcp(mcpUrl, { token: await tokenWith('mcp:tools calendar:read'), ...call });
     expect(allowed.status).toBe(200);
-    expect(allowed.body.result.content[0].text).toBe('stand-in-user: stand-up at 10');
+    expect(allowed.body.result.content[0]!.text).toBe('stand-in-user: stand-up at 10');
   });
 
   it('holds a tool name nothing declares to what listing tools needs', async () => {
@@ -121,7 +121,7 @@ describe('a server shows clients the scopes its registry declares', () => {
   it('reads the fixed resource once its scopes are granted', async () => {
     const response = await mcp(mcpUrl, { token: await tokenWith('mcp:tools files:read'), method: 'resources/read', params: { uri: 'files://docs/readme' } });
     expect(response.status).toBe(200);
-    expect(response.body.result.contents[0].text).toBe('read me');
+    expect(response.body.result.contents[0]!.text).toBe('read me');
   });
 });
 

@@ -83,7 +83,7 @@ describe('SIGTERM', () => {
     inFlight.end(body.slice(20));
     const [response] = await answered;
     let text = '';
-    for await (const chunk of response) text += chunk;
+    for await (const chunk of response) text += String(chunk);
     expect(response.statusCode).toBe(200);
     expect(text).toContain('"id":7');
     expect(text).toContain('whoami');

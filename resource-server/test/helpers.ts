@@ -7,6 +7,7 @@ import { pino, type Logger } from 'pino';
 import type { StandInAuthorizationServer } from '../../test-support/stand-in-authorization-server.ts';
 import { freePort } from '../../test-support/stack.ts';
 import { loadConfig } from '../src/config.ts';
+import type { Note } from '../src/mcp/notes/store.ts';
 import { startResourceServer, type RunningResourceServer } from '../src/server.ts';
 
 export const MODERN = '2026-07-28';
@@ -26,7 +27,41 @@ export interface McpResponse {
   status: number;
   headers: Headers;
   /** The JSON body, or the last JSON-RPC message of an SSE body. */
-  body: any;
+  body: JsonRpcBody;
+}
+
+/** What the tests read of a JSON-RPC response: its result or its error, whichever the test expects. */
+export interface JsonRpcBody {
+  result: McpResult;
+  error: { code: number; message: string };
+}
+
+/** The members of MCP results the tests look at. */
+export interface McpResult {
+  protocolVersion: string;
+  serverInfo: Record<string, unknown>;
+  capabilities: Record<string, unknown>;
+  tools: { name: string }[];
+  resources: { uri: string }[];
+  contents: { uri: string; text: string }[];
+  messages: { role: string; content: { type: string; text: string; resource: { uri: string; text: string } } }[];
+  content: { type: string; text: string }[];
+  structuredContent: ToolOutput;
+  isError?: boolean;
+}
+
+/** The members of this server's tool outputs (whoami, notes_*, upstream_profile) the tests look at. */
+export interface ToolOutput {
+  subject: string;
+  email: string;
+  clientId: string;
+  scopes: string[];
+  expiresAt: string;
+  note: Note;
+  notes: Note[];
+  deleted: boolean;
+  id: string;
+  profile: { email: string };
 }
 
 export async function mcp(url: string, call: McpCall): Promise<McpResponse> {
@@ -54,7 +89,7 @@ export async function mcp(url: string, call: McpCall): Promise<McpResponse> {
     headers: Object.fromEntries(Object.entries(headers).filter((entry): entry is [string, string] => entry[1] !== undefined)),
     body: JSON.stringify({ jsonrpc: '2.0', id: call.id ?? 1, method: call.method, params }),
   });
-  return { status: response.status, headers: response.headers, body: parseBody(await response.text(), response.headers.get('content-type')) };
+  return { status: response.status, headers: response.headers, body: parseBody(await response.text(), response.headers.get('content-type')) as JsonRpcBody };
 }
 
 function parseBody(text: string, contentType: string | null): unknown {
@@ -62,7 +97,7 @@ function parseBody(text: string, contentType: string | null): unknown {
     const messages = text
       .split('\n')
       .filter((line) => line.startsWith('data:'))
-      .map((line) => JSON.parse(line.slice(5)));
+      .map((line): unknown => JSON.parse(line.slice(5)));
     return messages.at(-1);
   }
   return text ? JSON.parse(text) : undefined;
@@ -72,7 +107,7 @@ function parseBody(text: string, contentType: string | null): unknown {
 export async function callTool(url: string, token: string, name: string, args: Record<string, unknown> = {}) {
   const response = await mcp(url, { token, method: 'tools/call', params: { name, arguments: args } });
   if (response.status !== 200 || response.body?.error) throw new Error(`${name}: HTTP ${response.status} ${JSON.stringify(response.body)}`);
-  return response.body.result as { content: Array<{ type: string; text: string }>; structuredContent?: any; isError?: boolean };
+  return response.body.result;
 }
 
 /** The exact challenges this server sends. */

@@ -61,7 +61,7 @@ describe.each([
     const uris = listed.body.result.resources.map((resource: { uri: string }) => resource.uri);
     expect(uris).toEqual([`notes://users/${ALICE_SUB}`]);
     const own = await mcp(stack.mcpUrl, { token: alice, method: 'resources/read', params: { uri: uris[0] } });
-    expect(JSON.parse(own.body.result.contents[0].text)).toEqual({ notes: [alicesNote] });
+    expect(JSON.parse(own.body.result.contents[0]!.text)).toEqual({ notes: [alicesNote] });
     const bobSub = (await callTool(stack.mcpUrl, bob, 'whoami')).structuredContent.subject;
     const foreign = await mcp(stack.mcpUrl, { token: alice, method: 'resources/read', params: { uri: `notes://users/${bobSub}` } });
     // "Resource not found" is -32602 in 2026-07-28 (-32002 before): the same answer as for a subject that does not exist.
@@ -73,8 +73,8 @@ describe.each([
     // The prompt summarises alice's notes only.
     const prompt = await mcp(stack.mcpUrl, { token: alice, method: 'prompts/get', params: { name: 'summarize_notes', arguments: { focus: 'shopping' } } });
     const messages = prompt.body.result.messages;
-    expect(JSON.parse(messages[0].content.resource.text)).toEqual({ notes: [alicesNote] });
-    expect(messages[1].content.text).toBe('Summarise my 1 note in a few bullet points, concentrating on shopping.');
+    expect(JSON.parse(messages[0]!.content.resource.text)).toEqual({ notes: [alicesNote] });
+    expect(messages[1]!.content.text).toBe('Summarise my 1 note in a few bullet points, concentrating on shopping.');
 
     // Alice deletes her own note.
     expect((await callTool(stack.mcpUrl, alice, 'notes_delete', { id: alicesNote.id })).structuredContent).toEqual({ deleted: true, id: alicesNote.id });
@@ -87,7 +87,7 @@ describe.each([
       const bobSub = (await callTool(stack.mcpUrl, bob, 'whoami')).structuredContent.subject;
       // Alice deleted her only note above; bob's note is under his subject.
       expect(await client.keys('notes-test:notes:*')).toEqual([`notes-test:notes:${bobSub}`]);
-      const stored = Object.values(await client.hgetall(`notes-test:notes:${bobSub}`)).map((value) => JSON.parse(value).text);
+      const stored = Object.values(await client.hgetall(`notes-test:notes:${bobSub}`)).map((value) => (JSON.parse(value) as { text: string }).text);
       expect(stored).toEqual(["bob's secret (in Redis)"]);
     } finally {
       client.disconnect();

@@ -37,7 +37,7 @@ describe('logs', () => {
     expect((await mcp(`${rs.mcpUrl}?access_token=${valid}`, { token: 'not-a-jwt', method: 'tools/list' })).status).toBe(401);
 
     // The requests were logged (with their path) …
-    const requests = lines.map((line) => JSON.parse(line)).filter((entry) => entry.msg === 'incoming request');
+    const requests = lines.map((line) => JSON.parse(line) as { msg: string; req: { path: string } }).filter((entry) => entry.msg === 'incoming request');
     expect(requests.length).toBeGreaterThanOrEqual(5);
     expect(requests.every((entry) => entry.req.path === '/mcp')).toBe(true);
     // … and no line holds any token, nor any of its parts (header, payload or signature).

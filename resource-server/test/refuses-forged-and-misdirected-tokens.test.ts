@@ -48,7 +48,7 @@ describe('token verification (stand-in AS signs the forgeries)', () => {
 
   it('refuses a tampered token (scope widened after signing)', async () => {
     const [header, payload, signature] = (await as.sign(rs.mcpUrl)).split('.');
-    const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString());
+    const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString()) as { scope: string; [claim: string]: unknown };
     const tampered = `${header}.${b64({ ...claims, scope: `${claims.scope} notes:write` })}.${signature}`;
     await expectRefused(tampered, 'The access token signature is invalid.');
   });

@@ -25,7 +25,7 @@ const text = (result: unknown) => (result as { content: Array<{ text: string }> 
 function recordingFetch(sent: Array<Record<string, string | null>>) {
   return async (input: string | URL | Request, init?: RequestInit) => {
     const headers = new Headers(init?.headers);
-    if ((init?.method ?? 'GET') === 'POST' && String(input).startsWith(stack.mcpUrl)) {
+    if ((init?.method ?? 'GET') === 'POST' && (input instanceof Request ? input.url : String(input)).startsWith(stack.mcpUrl)) {
       const body = typeof init?.body === 'string' ? (JSON.parse(init.body) as { method?: string }) : {};
       sent.push({
         body: body.method ?? null,

@@ -46,8 +46,8 @@ export class IntrospectionVerifier implements TokenVerifier {
         body: new URLSearchParams({ token, token_type_hint: 'access_token' }),
       });
       if (response.status !== 200) {
-        const answer = (await response.json().catch(() => ({}))) as { error?: unknown; error_description?: unknown };
-        throw new Error(`HTTP ${response.status}${answer.error ? ` ${String(answer.error)}: ${String(answer.error_description ?? '')}` : ''}`);
+        const answer = (await response.json().catch(() => ({}))) as { error?: string; error_description?: string };
+        throw new Error(`HTTP ${response.status}${answer.error ? ` ${answer.error}: ${answer.error_description ?? ''}` : ''}`);
       }
       claims = (await response.json()) as Record<string, unknown>;
     } catch (error) {

@@ -57,6 +57,7 @@ export class JwksCache {
   readonly getKey = async (header: JWSHeaderParameters, token: FlattenedJWSInput) => {
     if (!this.#local) {
       await this.#refresh('initial', RETRY_MS);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- #refresh sets #local; TypeScript keeps its narrowing across the call
       if (!this.#local) throw new AuthServerUnavailableError('the authorization server signing keys are not available yet');
     } else if (!this.fresh) {
       await this.#refresh('stale', RETRY_MS).catch(() => {});
@@ -64,12 +65,12 @@ export class JwksCache {
       void this.#refresh('expiring', RETRY_MS).catch(() => {});
     }
     try {
-      return await this.#local!(header, token);
+      return await this.#local(header, token);
     } catch (error) {
       if (!(error instanceof joseErrors.JWKSNoMatchingKey)) throw error;
       // Perhaps the AS rotated its keys: look again, unless we looked recently.
       await this.#refresh('unknown-kid', this.#options.cooldownMs).catch(() => {});
-      return this.#local!(header, token);
+      return this.#local(header, token);
     }
   };
 
@@ -82,6 +83,7 @@ export class JwksCache {
   async ready(): Promise<boolean> {
     if (this.#local) return true;
     await this.#refresh('initial', RETRY_MS).catch(() => {});
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- #refresh sets #local; TypeScript keeps its narrowing across the call
     return this.#local !== undefined;
   }
 

@@ -62,7 +62,7 @@ function operationOfMessage(message: unknown): McpOperation | undefined {
   if (typeof method !== 'string') return undefined; // a response to a server request
   const p = (typeof params === 'object' && params !== null ? params : {}) as Record<string, unknown>;
   const source = NAME_SOURCE[method];
-  const name = source && typeof p[source] === 'string' ? (p[source] as string) : undefined;
+  const name = source && typeof p[source] === 'string' ? p[source] : undefined;
   const ref = p.ref as { type?: unknown } | undefined;
   const refType = method === 'completion/complete' && typeof ref?.type === 'string' ? ref.type : undefined;
   return { method, name, refType };

@@ -93,7 +93,9 @@ export function redisRevocationSource(target: RedisTarget): RevocationSource {
       for (let index = 0; index < entries.length; index += 2) revoked.push({ grantId: entries[index]!, revokedAt: Number(entries[index + 1]) });
       return revoked;
     },
-    close: async () => void (await redis.quit().catch(() => redis.disconnect())),
+    close: async () => {
+      await redis.quit().catch(() => redis.disconnect());
+    },
   };
 }
 
@@ -110,7 +112,7 @@ export function sqliteRevocationSource(path: string): RevocationSource {
       }
       try {
         const rows = db.prepare('SELECT grant_id AS grantId, revoked_at AS revokedAt FROM revoked_grants WHERE revoked_at > ?').all(sinceMs) as { grantId: string; revokedAt: number }[];
-        return rows.map((row) => ({ grantId: row.grantId, revokedAt: Number(row.revokedAt) }));
+        return rows.map((row) => ({ grantId: row.grantId, revokedAt: row.revokedAt }));
       } catch (error) {
         if (/no such table/.test((error as Error).message)) return []; // an auth server from before revocations were published
         throw error;

@@ -42,17 +42,16 @@ export function registerJsonBodyParser(app: FastifyInstance) {
       done(new JsonTooDeepError(), undefined);
       return;
     }
-    parse(request, body as string, done);
+    // Fastify's default JSON parser answers through done; it returns no promise to wait for.
+    void parse(request, body as string, done);
   });
 }
 
 /** Route error handler for the MCP endpoint: body errors as JSON-RPC errors, anything else as before. */
-export function jsonRpcBodyErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
+export function jsonRpcBodyErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
   if (error instanceof JsonTooDeepError) {
-    return reply.code(400).send({ jsonrpc: '2.0', id: null, error: { code: -32600, message: `Invalid Request: ${error.message}` } });
-  }
-  if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
-    return reply.code(400).send({ jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error: the body is not valid JSON.' } });
-  }
-  return reply.send(error);
+    reply.code(400).send({ jsonrpc: '2.0', id: null, error: { code: -32600, message: `Invalid Request: ${error.message}` } });
+  } else if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
+    reply.code(400).send({ jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error: the body is not valid JSON.' } });
+  } else reply.send(error);
 }

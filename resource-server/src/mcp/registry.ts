@@ -87,7 +87,9 @@ export const definePrompt = <Args extends StandardSchemaWithJSON | undefined = u
   declaration as AnyPromptDeclaration;
 
 // The registry holds entries of many argument types; each was typed where it was defined.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- no existential types: the SDK's registerTool takes no wider schema type than any
 export type AnyToolDeclaration = ToolDeclaration<any, any>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above, for registerPrompt
 export type AnyPromptDeclaration = PromptDeclaration<any>;
 
 export interface Declarations {

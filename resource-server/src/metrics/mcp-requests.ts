@@ -11,7 +11,7 @@ const METHODS = new Set([
 function methodOf(request: FastifyRequest): string {
   const body = request.body as { method?: unknown } | unknown[] | undefined;
   if (Array.isArray(body)) return 'batch';
-  const method = (body as { method?: unknown } | undefined)?.method ?? request.headers['mcp-method'];
+  const method = body?.method ?? request.headers['mcp-method'];
   if (typeof method !== 'string') return request.method === 'POST' ? 'none' : request.method;
   if (method.startsWith('notifications/')) return 'notification';
   return METHODS.has(method) ? method : 'other';

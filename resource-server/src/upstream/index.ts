@@ -56,7 +56,7 @@ function cacheKey(auth: AuthInfo): string {
   const caller = callerOf(auth);
   let tokenId: string;
   try {
-    tokenId = String(decodeJwt(auth.token).jti ?? sha256(auth.token));
+    tokenId = decodeJwt(auth.token).jti ?? sha256(auth.token);
   } catch {
     tokenId = sha256(auth.token);
   }

@@ -12,7 +12,7 @@ export class MemoryNotesStore implements NotesStore {
 
   async add(owner: string, text: string): Promise<Note> {
     let notes = this.#notes.get(owner);
-    if (!notes) this.#notes.set(owner, (notes = new Map()));
+    if (!notes) this.#notes.set(owner, (notes = new Map<string, Note>()));
     if (notes.size >= MAX_NOTES_PER_USER) throw new NotesLimitError();
     const note = { id: randomUUID(), text, createdAt: new Date().toISOString() };
     notes.set(note.id, note);
