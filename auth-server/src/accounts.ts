@@ -25,7 +25,7 @@ export class AccountStore {
   }
 
   async upsert(profile: AccountProfile): Promise<void> {
-    await this.#adapter.upsert(profile.sub, { profile } as never);
+    await this.#adapter.upsert(profile.sub, { profile });
   }
 }
 

@@ -81,7 +81,7 @@ export function createApp({ config, provider, upstream, upstreamTokens, accounts
 
   // oidc-provider has no CORS on registration; browser clients (MCP Inspector) register cross-origin.
   const registrationCors = cors({ allowMethods: ['GET', 'POST', 'PUT', 'DELETE'], allowHeaders: ['authorization', 'content-type'], maxAge: 3600 });
-  app.use((ctx, next) => (routeOf(ctx.path)?.name === 'registration' ? registrationCors(ctx, next) : next()));
+  app.use((ctx, next) => (routeOf(ctx.path)?.name === 'registration' ? (registrationCors(ctx, next) as Promise<void>) : next()));
 
   const interactions = interactionRoutes({ provider, upstream, upstreamTokens, accounts, logger, secureCookies: config.secureCookies, ...(metrics ? { observer: interactionObserver(metrics) } : {}) });
   app.use(interactions.routes());

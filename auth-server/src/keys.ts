@@ -61,7 +61,7 @@ export async function parseKeySet(text: string, source: string): Promise<KeySet>
   // Every key must be usable: a broken one fails at start-up, not at the first token.
   for (const key of parsed.data.signingKeys) await importJWK(key, key.alg);
   return {
-    signingKeys: parsed.data.signingKeys.map((key) => ({ ...key, use: 'sig' }) as SigningJwk),
+    signingKeys: parsed.data.signingKeys.map((key) => ({ ...key, use: 'sig' })),
     cookieKeys: parsed.data.cookieKeys,
     encryptionKeys: parsed.data.encryptionKeys ?? [],
   };
@@ -158,6 +158,7 @@ async function exclusively<T>(file: string, task: () => Promise<T>): Promise<T> 
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const age = await stat(lock).then((info) => Date.now() - info.mtimeMs, () => 0);
       if (age > STALE_LOCK_MS) await unlink(lock).catch(() => {});
+      // eslint-disable-next-line preserve-caught-error -- the EEXIST is the expected answer, not the cause: another process holds the lock
       else if (attempt > 400) throw new Error(`${lock} is held by another process; remove it if no auth server is starting`);
       else await sleep(25);
     }

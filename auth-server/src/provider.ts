@@ -70,7 +70,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       properties: ['software_id', 'software_version'],
       validator(ctx, key, _value, metadata) {
         if (key !== 'software_id') return;
-        enforceRegistrationPolicy(ctx, metadata as Record<string, unknown>, configuredClientIds);
+        enforceRegistrationPolicy(ctx, metadata, configuredClientIds);
         validateRedirectUris(metadata);
         keepOnlyOidcScopes(metadata, resourceScopes);
       },
@@ -160,6 +160,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   installTokenExchange(provider, { upstreamTokens: deps.upstreamTokens, adapter: deps.adapter, exchangers: deps.exchangers, audiences: config.upstreamAudiences, signingKeys: deps.signingKeys, logger: deps.logger });
 
   // RFC 8252 §7.3 for every client, not only `application_type: native` ones.
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called on the client below (exactMatch.call(this, …))
   const exactMatch = provider.Client.prototype.redirectUriAllowed;
   provider.Client.prototype.redirectUriAllowed = function redirectUriAllowed(uri: string) {
     return exactMatch.call(this, uri) || loopbackRedirectMatches([...(this.redirectUris ?? [])], uri);

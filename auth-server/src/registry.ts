@@ -48,7 +48,7 @@ const clientsSchema = z.object({
         token_exchange: z.object({ resources: z.array(z.url({ protocol: /^https?$/ })).min(1) }).optional(),
       })
       .refine((client) => client.token_endpoint_auth_method === 'none' || client.client_secret || client.client_secret_env, 'a confidential client needs client_secret or client_secret_env')
-      .refine((client) => !client.token_exchange || client.token_endpoint_auth_method !== 'none', { path: ['token_exchange'], message: 'token exchange needs a confidential client' })
+      .refine((client) => !client.token_exchange || client.token_endpoint_auth_method !== 'none', { path: ['token_exchange'], error: 'token exchange needs a confidential client' })
       .superRefine((client, ctx) => {
         const forbidden = forbiddenGrantTypes('configured', client);
         if (forbidden.length) ctx.addIssue({ code: 'custom', path: ['grant_types'], message: `client ${client.client_id}: ${grantTypesProblem('configured', forbidden)}` });
@@ -101,7 +101,7 @@ export async function loadStaticClients(config: Config, env: NodeJS.ProcessEnv =
   if (!parsed.success) throw explain('CLIENTS_FILE', config.clientsFile, parsed.error);
   const introspectors = new Set<string>();
   const exchangers = new Map<string, string[]>();
-  const metadata = parsed.data.clients.map(({ client_secret_env, introspection, token_exchange, ...client }) => {
+  const metadata = parsed.data.clients.map(({ client_secret_env, introspection, token_exchange, ...client }): ClientMetadata => {
     if (introspection) introspectors.add(client.client_id);
     if (token_exchange) {
       exchangers.set(client.client_id, token_exchange.resources.map((url) => url.replace(/\/+$/, '')));
@@ -112,7 +112,7 @@ export async function loadStaticClients(config: Config, env: NodeJS.ProcessEnv =
       if (!secret) throw new ConfigError(`CLIENTS_FILE: client ${client.client_id}: its secret comes from ${client_secret_env}, which is not set`);
       client.client_secret = secret;
     }
-    return { response_types: client.grant_types.includes('authorization_code') ? ['code'] : [], ...client } as ClientMetadata;
+    return { response_types: client.grant_types.includes('authorization_code') ? ['code'] : [], ...client };
   });
   return { metadata, introspectors, exchangers };
 }

@@ -73,7 +73,9 @@ export async function startAuthServer(config: Config, options: StartOptions = {}
     let draining = false;
     const app = createApp({ metrics, config, provider, upstream, upstreamTokens, accounts, storage, logger, cookieKeys: keys.cookieKeys, draining: () => draining });
 
-    const server = createServer(app.callback());
+    const handle = app.callback();
+    // Koa settles each request itself (ctx.onerror), so the promise it returns needs no one waiting on it.
+    const server = createServer((req, res) => void handle(req, res));
     server.listen(config.port, config.host);
     await once(server, 'listening');
     const { port } = server.address() as AddressInfo;

@@ -52,6 +52,7 @@ export class UpstreamIdp {
     const { issuer, internalUrl, clientId, clientSecret } = this.#options;
     const options: client.DiscoveryRequestOptions = {};
     if (internalUrl) options[client.customFetch] = backChannelFetch(issuer, internalUrl);
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- deprecated only to stand out: an http: issuer is a development IdP
     if (issuer.startsWith('http:')) options.execute = [client.allowInsecureRequests];
     return client.discovery(new URL(issuer), clientId, undefined, client.ClientSecretBasic(clientSecret), options);
   }
@@ -136,6 +137,6 @@ export function backChannelFetch(publicIssuer: string, internalUrl: string): cli
   const to = new URL(internalUrl).origin;
   return (url, options) => {
     const target = url.startsWith(from) ? to + url.slice(from.length) : url;
-    return fetch(target, options as RequestInit);
+    return fetch(target, options);
   };
 }

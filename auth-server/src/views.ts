@@ -16,6 +16,7 @@ export class SafeHtml {
 }
 
 export function escapeHtml(value: unknown): string {
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- html`` prints what it is given as a template literal would
   return String(value ?? '').replace(/[&<>"']/g, (char) => ESCAPES[char]!);
 }
 

@@ -56,7 +56,7 @@ it('puts the auth server’s SQLite file beside its key set', () => {
 });
 
 it('keeps docker compose on Redis for both servers', () => {
-  const compose = parse(readFileSync(resolve(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, { environment?: Record<string, string> }> };
+  const compose = parse(readFileSync(resolve(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, { environment?: Record<string, string | number | boolean> }> };
   const env = (service: string) =>
     Object.fromEntries(Object.entries(compose.services[service]!.environment ?? {}).map(([key, value]) => [key, String(value).startsWith('${') ? 'from-compose' : String(value)]));
   expect(loadAuthConfig(env('auth-server')).store).toEqual({ kind: 'redis', url: 'redis://redis:6379' });

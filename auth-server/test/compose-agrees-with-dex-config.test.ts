@@ -14,7 +14,7 @@ import { loadStaticClients } from '../src/registry.ts';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const compose = parse(readFileSync(resolve(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
-  services: Record<string, { environment?: Record<string, string>; ports?: string[]; volumes?: string[]; build?: { context: string; dockerfile: string }; command?: string[]; image?: string; profiles?: string[] }>;
+  services: Record<string, { environment?: Record<string, string | number | boolean>; ports?: string[]; volumes?: string[]; build?: { context: string; dockerfile: string }; command?: string[]; image?: string; profiles?: string[] }>;
 };
 const rawDex = readFileSync(resolve(root, 'dex/config.yaml'), 'utf8');
 const SECRET = 'compose-test-secret';

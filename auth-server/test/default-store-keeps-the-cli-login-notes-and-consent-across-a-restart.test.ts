@@ -55,7 +55,7 @@ async function startService(name: 'auth-server' | 'resource-server', env: Record
   const child = spawn(process.execPath, [join(root, name, 'src', 'main.ts')], { env: { PATH: process.env.PATH!, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: LogLine[] = [];
   let stderr = '';
-  child.stderr!.on('data', (chunk) => (stderr += String(chunk)));
+  child.stderr.on('data', (chunk) => (stderr += String(chunk)));
   const service = {
     child,
     logs,
@@ -69,7 +69,7 @@ async function startService(name: 'auth-server' | 'resource-server', env: Record
   };
   services.push(service);
   await new Promise<void>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       const entry = JSON.parse(line) as LogLine;
       logs.push(entry);
       if (entry.msg === `${name} ready`) resolve();

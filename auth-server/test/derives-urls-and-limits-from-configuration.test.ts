@@ -30,7 +30,7 @@ function send(options: { method?: string; path: string; headers?: Record<string,
     const outgoing = request({ host: '127.0.0.1', port, method: options.method ?? 'GET', path: options.path, headers: options.headers }, (response) => {
       let text = '';
       response.setEncoding('utf8');
-      response.on('data', (chunk) => (text += chunk));
+      response.on('data', (chunk) => (text += String(chunk)));
       response.on('end', () => resolve({ status: response.statusCode!, headers: response.headers, text }));
     });
     outgoing.on('error', reject);

@@ -26,7 +26,7 @@ let alice: { access_token: string; refresh_token?: string };
 let aliceClientId: string;
 
 beforeAll(async () => {
-  const logger = pino({ level: 'debug' }, new Writable({ write: (chunk, _encoding, done) => (logLines.push(String(chunk)), done()) }));
+  const logger = pino({ level: 'debug' }, new Writable({ write: (chunk, _encoding, done) => { logLines.push(String(chunk)); done(); } }));
   stack = await startStack({
     tokenExchange: true,
     extraResourcePaths: ['/other-mcp'],
@@ -177,7 +177,7 @@ describe('the upstream tokens at rest', () => {
       const payload = JSON.parse((JSON.parse(value) as { payload: string }).payload) as { sealed: string };
       const context = key.slice('oidc:'.length);
       expect(new Sealer([generateSealingKey()]).open(payload.sealed, context)).toBeUndefined();
-      return new Sealer(keySet.encryptionKeys).open<{ tokens: { accessToken: string; refreshToken?: string } }>(payload.sealed, context)!;
+      return new Sealer(keySet.encryptionKeys).open(payload.sealed, context) as { tokens: { accessToken: string; refreshToken?: string } };
     });
     const alices = opened.find((record) => record.tokens.accessToken === upstreamAccessToken)!;
     expect(alices.tokens.refreshToken).toBeTruthy();

@@ -69,9 +69,9 @@ describe('SIGTERM', () => {
     inFlight.end(registration.slice(10));
     const [response] = await answered;
     let text = '';
-    for await (const chunk of response) text += chunk;
+    for await (const chunk of response) text += String(chunk);
     expect(response.statusCode).toBe(201);
-    expect(JSON.parse(text).client_id).toBeTruthy();
+    expect((JSON.parse(text) as { client_id?: unknown }).client_id).toBeTruthy();
 
     const [code] = await exited;
     expect(code).toBe(0);

@@ -38,7 +38,10 @@ describe.each(['sqlite', 'redis'] as const)('on %s', (storage) => {
   const admin = (...args: string[]) =>
     run(process.execPath, [cli, ...args], { env }).then(
       ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-      (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
+      (error: unknown) => {
+        const { code, stdout, stderr } = error as { code: number; stdout: string; stderr: string };
+        return { code, stdout, stderr };
+      },
     );
   const json = async <T>(...args: string[]) => {
     const result = await admin(...args, '--json');
@@ -47,7 +50,7 @@ describe.each(['sqlite', 'redis'] as const)('on %s', (storage) => {
   };
   const refresh = async (login: { clientId: string; refreshToken: string }) => {
     const answer = await tokenRequest(stack.authServerIssuer, { grant_type: 'refresh_token', refresh_token: login.refreshToken, client_id: login.clientId });
-    if (answer.status === 200) login.refreshToken = String(answer.body.refresh_token ?? login.refreshToken);
+    if (answer.status === 200) login.refreshToken = typeof answer.body.refresh_token === 'string' ? answer.body.refresh_token : login.refreshToken;
     return answer;
   };
 
@@ -62,7 +65,7 @@ describe.each(['sqlite', 'redis'] as const)('on %s', (storage) => {
     const raw = await admin('clients', 'show', logins.aliceCli!.clientId, '--json');
     expect(raw.code).toBe(0);
     expect(raw.stdout).not.toMatch(/client_secret|registration_access_token|clientSecret/);
-    expect(JSON.parse(raw.stdout).grants).toHaveLength(1);
+    expect((JSON.parse(raw.stdout) as { grants: unknown[] }).grants).toHaveLength(1);
   });
 
   it('lists a user’s grants by email, with client, resource and scopes', async () => {
@@ -118,6 +121,6 @@ describe.each(['sqlite', 'redis'] as const)('on %s', (storage) => {
 });
 
 it('explains that a memory store cannot be administered from outside the server', async () => {
-  const result = await run(process.execPath, [cli, 'users', 'list'], { env: { PATH: process.env.PATH!, STORE: 'memory' } }).catch((error: { code: number; stderr: string }) => error);
+  const result = await run(process.execPath, [cli, 'users', 'list'], { env: { PATH: process.env.PATH!, STORE: 'memory' } }).catch((error: unknown) => error as { code: number; stderr: string });
   expect(result).toMatchObject({ code: 2, stderr: expect.stringContaining('STORE=memory keeps the state inside the auth server process') });
 });

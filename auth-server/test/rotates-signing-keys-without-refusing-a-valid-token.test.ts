@@ -58,7 +58,7 @@ async function token(): Promise<string> {
     body: new URLSearchParams({ grant_type: 'client_credentials', resource: stack.mcpUrl }),
   });
   expect(response.status).toBe(200);
-  return String(((await response.json()) as { access_token: string }).access_token);
+  return ((await response.json()) as { access_token: string }).access_token;
 }
 
 /** HTTP status of tools/list at each resource server. */

@@ -6,7 +6,6 @@
  * of one grant are placed on three different masters on purpose and revoked as one.
  */
 import { randomUUID } from 'node:crypto';
-import type { AdapterPayload } from 'oidc-provider';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createStorage, type Storage } from '../src/adapters/index.ts';
@@ -52,12 +51,12 @@ describe('the auth server’s store on the cluster', () => {
     const [a, b, c] = cluster.nodes.map((node) => node.port) as [number, number, number];
     const grantId = await idOn('Grant', a);
     const ids = { code: await idOn('AuthorizationCode', b), accessToken: await idOn('AccessToken', c), refreshToken: await idOn('RefreshToken', a) };
-    await storage.adapter('Grant').upsert(grantId, { jti: grantId, kind: 'Grant' } as AdapterPayload, 3600);
-    await storage.adapter('AuthorizationCode').upsert(ids.code, { grantId } as AdapterPayload, 60);
-    await storage.adapter('AccessToken').upsert(ids.accessToken, { grantId } as AdapterPayload, 600);
-    await storage.adapter('RefreshToken').upsert(ids.refreshToken, { grantId } as AdapterPayload, 3600);
+    await storage.adapter('Grant').upsert(grantId, { jti: grantId, kind: 'Grant' }, 3600);
+    await storage.adapter('AuthorizationCode').upsert(ids.code, { grantId }, 60);
+    await storage.adapter('AccessToken').upsert(ids.accessToken, { grantId }, 600);
+    await storage.adapter('RefreshToken').upsert(ids.refreshToken, { grantId }, 3600);
     const unrelated = await idOn('RefreshToken', b);
-    await storage.adapter('RefreshToken').upsert(unrelated, { grantId: randomUUID() } as AdapterPayload, 3600);
+    await storage.adapter('RefreshToken').upsert(unrelated, { grantId: randomUUID() }, 3600);
 
     await storage.adapter('RefreshToken').consume(ids.refreshToken);
     await expect(storage.adapter('RefreshToken').consume(ids.refreshToken)).rejects.toMatchObject({ error: 'invalid_grant' });
@@ -72,7 +71,7 @@ describe('the auth server’s store on the cluster', () => {
   it('finds sessions by uid across masters and lists a model’s records from every master (operators)', async () => {
     const ports = cluster.nodes.map((node) => node.port);
     const sessions = await Promise.all(ports.map((port) => idOn('Session', port)));
-    for (const [index, id] of sessions.entries()) await storage.adapter('Session').upsert(id, { uid: `uid-${id}`, n: index } as AdapterPayload, 600);
+    for (const [index, id] of sessions.entries()) await storage.adapter('Session').upsert(id, { uid: `uid-${id}`, n: index }, 600);
     for (const [index, id] of sessions.entries()) expect(await storage.adapter('Session').findByUid(`uid-${id}`)).toMatchObject({ n: index });
     const listed = (await storage.list('Session')).map((record) => record.id);
     expect(listed).toEqual(expect.arrayContaining(sessions));

@@ -129,7 +129,7 @@ describe('configuration errors', () => {
   });
 
   it('stops the process with the message and no stack trace', async () => {
-    const failure = await run(process.execPath, [join(import.meta.dirname, '..', 'src', 'main.ts')], { env: { PATH: process.env.PATH, PORT: 'eighty' } }).catch((error: { code: number; stderr: string }) => error);
+    const failure = await run(process.execPath, [join(import.meta.dirname, '..', 'src', 'main.ts')], { env: { PATH: process.env.PATH, PORT: 'eighty' } }).catch((error: unknown) => error as { code: number; stderr: string });
     expect('code' in failure && failure.code).toBe(2);
     expect((failure as { stderr: string }).stderr).toContain('PORT');
     expect((failure as { stderr: string }).stderr).not.toMatch(/\n\s+at /);
@@ -147,7 +147,7 @@ describe('configuration errors', () => {
     const dir = await mkdtemp(join(tmpdir(), 'startup-'));
     const failure = await run(process.execPath, [join(import.meta.dirname, '..', 'src', 'main.ts')], {
       env: { PATH: process.env.PATH, IDP_CLIENT_SECRET: 'x', STORE: 'memory', PORT: String(await freePort()), KEYS_FILE: join(dir, 'keys.json'), LOG_LEVEL: 'silent', ...env(dir) },
-    }).catch((error: { code: number; stderr: string }) => error);
+    }).catch((error: unknown) => error as { code: number; stderr: string });
     expect('code' in failure && failure.code).toBe(2);
     const stderr = (failure as { stderr: string }).stderr.trim();
     expect(stderr).toContain(variable);

@@ -38,7 +38,7 @@ afterAll(async () => {
 function rowsIn(file: string, sql: string): Record<string, unknown>[] {
   const db = new DatabaseSync(file, { readOnly: true });
   try {
-    return db.prepare(sql).all() as Record<string, unknown>[];
+    return db.prepare(sql).all();
   } finally {
     db.close();
   }
@@ -50,7 +50,7 @@ describe('the auth server SQLite store', () => {
     const first = new SqliteStore(file);
     await first.adapter('Client', policy).upsert('c1', { client_id: 'c1' });
     await first.adapter('Session', policy).upsert('s1', { uid: 'u1', accountId: 'alice' }, 3600);
-    await first.adapter('Account', policy).upsert('alice', { profile: { sub: 'alice' } } as never);
+    await first.adapter('Account', policy).upsert('alice', { profile: { sub: 'alice' } });
     await first.adapter('AuthorizationCode', policy).upsert('code', { grantId: 'g1' }, 60);
     await first.adapter('AuthorizationCode', policy).consume('code');
     first.close();
@@ -134,10 +134,10 @@ describe.each(['oidc', 'notes'] as const)('a process SIGKILLed during a burst of
     const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures', 'sqlite-write-burst.ts'), kind, file], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
     let stderr = '';
-    child.stderr!.on('data', (chunk) => (stderr += String(chunk)));
+    child.stderr.on('data', (chunk) => (stderr += String(chunk)));
     let acknowledged = -1;
     await new Promise<void>((resolve, reject) => {
-      createInterface({ input: child.stdout! }).on('line', (line) => {
+      createInterface({ input: child.stdout }).on('line', (line) => {
         acknowledged = Number(line);
         // Killed while it keeps writing: the next write is already under way.
         if (acknowledged === 400 && child.kill('SIGKILL')) resolve();
@@ -196,7 +196,7 @@ describe.each([
     });
     children.push(child);
     let stderr = '';
-    child.stderr!.on('data', (chunk) => (stderr += String(chunk)));
+    child.stderr.on('data', (chunk) => (stderr += String(chunk)));
     const [code] = (await once(child, 'exit')) as [number | null];
     return { code, stderr };
   }
@@ -250,7 +250,7 @@ describe.each([
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     children.push(holder);
-    await new Promise((resolve) => createInterface({ input: holder.stdout! }).once('line', resolve));
+    await new Promise((resolve) => createInterface({ input: holder.stdout }).once('line', resolve));
     try {
       expectOneLine(await start(file), file, 'is locked by another process');
     } finally {

@@ -25,11 +25,11 @@ export interface AccountSession {
 
 const cookieOptions = (secure: boolean, maxAgeSeconds: number) => ({ signed: true, httpOnly: true, sameSite: 'lax' as const, secure, path: '/account', maxAge: maxAgeSeconds * 1000 });
 
-function readJson<T>(ctx: Context, name: string): T | undefined {
+function readJson(ctx: Context, name: string): unknown {
   const raw = ctx.cookies.get(name, { signed: true });
   if (!raw) return undefined;
   try {
-    return JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as T;
+    return JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
   } catch {
     return undefined; // a tampered cookie fails the signature check first
   }
@@ -38,7 +38,7 @@ function readJson<T>(ctx: Context, name: string): T | undefined {
 const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 export function readSession(ctx: Context): AccountSession | undefined {
-  const session = readJson<Partial<AccountSession>>(ctx, SESSION_COOKIE);
+  const session = readJson(ctx, SESSION_COOKIE) as Partial<AccountSession> | undefined;
   if (typeof session?.sub !== 'string' || typeof session.csrf !== 'string' || typeof session.exp !== 'number') return undefined;
   return session.exp > Date.now() / 1000 ? (session as AccountSession) : undefined;
 }
@@ -65,7 +65,7 @@ export function rememberLogin(ctx: Context, attempt: UpstreamAttempt, secure: bo
 }
 
 export function takeLogin(ctx: Context): UpstreamAttempt | undefined {
-  const attempt = readJson<Partial<UpstreamAttempt>>(ctx, LOGIN_COOKIE);
+  const attempt = readJson(ctx, LOGIN_COOKIE) as Partial<UpstreamAttempt> | undefined;
   ctx.cookies.set(LOGIN_COOKIE, null, { path: '/account' });
   return typeof attempt?.state === 'string' && typeof attempt.nonce === 'string' && typeof attempt.codeVerifier === 'string' ? (attempt as UpstreamAttempt) : undefined;
 }

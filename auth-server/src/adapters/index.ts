@@ -112,7 +112,7 @@ async function redisStorage(target: RedisTarget, { policy, logger, revocationRet
   // holding the request through reconnection back-off (or a Sentinel failover).
   const redis = createRedisClient(target, { maxRetriesPerRequest: 2, enableOfflineQueue: false });
   let reported = false;
-  redis.on('error', (error) => {
+  redis.on('error', (error: Error) => {
     // One line per outage, not one per reconnection attempt.
     if (!reported) logger.error({ err: { type: error.name, message: error.message }, redis: host }, 'Redis is not reachable; retrying (requests that need it answer 503 meanwhile)');
     reported = true;
@@ -136,6 +136,8 @@ async function redisStorage(target: RedisTarget, { policy, logger, revocationRet
     list: (model) => listRedisRecords(redis, model),
     adapter: guardFactory(publishingRevocations(perModel((name) => new RedisAdapter(name, redis, policy)), redisRevocationLog(redis, revocationRetentionSeconds)), isUnavailable),
     ping: async () => (await redis.ping().catch(() => 'down')) === 'PONG',
-    close: async () => void (await redis.quit().catch(() => redis.disconnect())),
+    close: async () => {
+      await redis.quit().catch(() => redis.disconnect());
+    },
   };
 }

@@ -26,11 +26,11 @@ const METHODS = ['upsert', 'find', 'findByUid', 'findByUserCode', 'consume', 'de
 export function guardAdapter(adapter: Adapter, isBackendFailure: BackendFailure): Adapter {
   const guarded = Object.create(adapter) as Adapter;
   for (const method of METHODS) {
-    const original = adapter[method] as ((...args: unknown[]) => Promise<unknown>) | undefined;
+    const original = (adapter[method] as ((...args: unknown[]) => Promise<unknown>) | undefined)?.bind(adapter);
     if (!original) continue;
     (guarded as unknown as Record<string, unknown>)[method] = async (...args: unknown[]) => {
       try {
-        return await original.apply(adapter, args);
+        return await original(...args);
       } catch (error) {
         // The adapter's own decisions (a replayed code: invalid_grant) are answers, not outages.
         if (error instanceof errors.OIDCProviderError) throw error;

@@ -58,38 +58,45 @@ async function main(argv: string[]): Promise<void> {
     switch (`${area} ${action ?? ''}`.trim()) {
       case 'clients list': {
         const clients = await operations.clients();
-        return output.print(clients.length ? clients.map(clientLine).join('\n') : 'no clients', clients);
+        output.print(clients.length ? clients.map(clientLine).join('\n') : 'no clients', clients);
+        return;
       }
       case 'clients show': {
         const client = await operations.client(required(target, 'client_id'));
         if (!client) throw new AdminError(`no client ${target}`);
-        return output.print([clientLine(client), ...client.grants.map(grantLine)].join('\n'), client);
+        output.print([clientLine(client), ...client.grants.map(grantLine)].join('\n'), client);
+        return;
       }
       case 'clients delete': {
         const clientId = required(target, 'client_id');
         await confirm(`Delete client ${clientId} and revoke every grant it holds?`);
         const result = await operations.deleteClient(clientId);
-        return output.print(`deleted ${clientId}; revoked ${result.revokedGrants} grant(s)`, { deleted: clientId, ...result });
+        output.print(`deleted ${clientId}; revoked ${result.revokedGrants} grant(s)`, { deleted: clientId, ...result });
+        return;
       }
       case 'grants list': {
         const grants = await operations.grantsOf(required(values.user, '--user'));
-        return output.print(grants.length ? grants.map(grantLine).join('\n') : 'no grants', grants);
+        output.print(grants.length ? grants.map(grantLine).join('\n') : 'no grants', grants);
+        return;
       }
       case 'grants revoke': {
         if (values.user) {
           const count = (await operations.grantsOf(values.user)).length;
           await confirm(`Revoke all ${count} grant(s) of ${values.user}? Their applications must ask them to sign in again.`);
           const result = await operations.revokeGrantsOf(values.user);
-          return output.print(`revoked ${result.revokedGrants} grant(s) of ${values.user}`, result);
+          output.print(`revoked ${result.revokedGrants} grant(s) of ${values.user}`, result);
+          return;
         }
         const grantId = required(target, 'grant_id or --user');
         await confirm(`Revoke grant ${grantId}?`);
         await operations.revokeGrant(grantId);
-        return output.print(`revoked ${grantId}`, { revoked: grantId });
+        output.print(`revoked ${grantId}`, { revoked: grantId });
+        return;
       }
       case 'users list': {
         const users = await operations.users();
-        return output.print(users.length ? users.map(userLine).join('\n') : 'no users', users);
+        output.print(users.length ? users.map(userLine).join('\n') : 'no users', users);
+        return;
       }
       default:
         throw new AdminError(`unknown command: ${positionals.join(' ')}\n${USAGE}`);

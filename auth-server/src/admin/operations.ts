@@ -35,7 +35,7 @@ function summary(metadata: Record<string, unknown>, origin: ClientSummary['origi
     name: typeof metadata.client_name === 'string' ? metadata.client_name : undefined,
     redirectUris: strings(metadata.redirect_uris),
     grantTypes: strings(metadata.grant_types),
-    authMethod: String(metadata.token_endpoint_auth_method ?? 'client_secret_basic'),
+    authMethod: typeof metadata.token_endpoint_auth_method === 'string' ? metadata.token_endpoint_auth_method : 'client_secret_basic',
     registeredAt: typeof metadata.client_id_issued_at === 'number' ? metadata.client_id_issued_at : undefined,
   };
 }

@@ -24,8 +24,8 @@ export function grantView(grantId: string, payload: AdapterPayload, lastUsedAt?:
   const record = payload as AdapterPayload & { openid?: { scope?: string }; resources?: Record<string, string> };
   return {
     grantId,
-    accountId: String(record.accountId ?? ''),
-    clientId: String(record.clientId ?? ''),
+    accountId: record.accountId ?? '',
+    clientId: record.clientId ?? '',
     openidScopes: words(record.openid?.scope),
     resources: Object.entries(record.resources ?? {}).map(([url, scope]) => ({ url, scopes: words(scope) })),
     authorizedAt: typeof record.iat === 'number' ? record.iat : undefined,

@@ -1,4 +1,5 @@
 import type { Middleware } from 'koa';
+import type { KoaContextWithOIDC } from 'oidc-provider';
 
 /**
  * Discovery documents and the JWKS change rarely and are fetched by every client: let
@@ -10,7 +11,7 @@ const CACHEABLE = new Set(['discovery', 'jwks']);
 
 export const metadataCacheControl: Middleware = async (ctx, next) => {
   await next();
-  if (ctx.status === 200 && CACHEABLE.has(ctx.oidc?.route ?? '') && !ctx.response.get('cache-control')) {
+  if (ctx.status === 200 && CACHEABLE.has((ctx as Partial<KoaContextWithOIDC>).oidc?.route ?? '') && !ctx.response.get('cache-control')) {
     ctx.set('cache-control', 'public, max-age=300');
   }
 };

@@ -38,7 +38,8 @@ export function rateLimits({ routeOf, perMinute, storage }: RateLimitOptions): M
   };
 }
 
-function limiter(max: number, name: string, storage: Storage): Middleware {
+// koa-ratelimit's middleware is an async function; Koa's type leaves its result `any`.
+function limiter(max: number, name: string, storage: Storage): (ctx: Koa.Context, next: Koa.Next) => Promise<void> {
   const common = {
     duration: 60_000,
     max,

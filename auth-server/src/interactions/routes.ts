@@ -103,7 +103,7 @@ export function interactionRoutes({ provider, upstream, upstreamTokens, accounts
       };
       // Everything the client asks for, not only what is new: native clients are asked again
       // on every authorization (RFC 8252 §8.6) and the user should see what they approve.
-      const requested = String(params.scope ?? '').split(' ').filter(Boolean);
+      const requested = (typeof params.scope === 'string' ? params.scope : '').split(' ').filter(Boolean);
       const missingScopes = [...(missing.missingOIDCScope ?? []), ...Object.values(missing.missingResourceScopes ?? {}).flat()];
       const scopes = [...new Set([...requested, ...missingScopes])];
       ctx.type = 'html';

@@ -27,14 +27,14 @@ export function countProviderEvents(provider: Provider, metrics: AuthMetrics, re
 
   const started = (ctx: KoaContextWithOIDC) => {
     // The first interaction (or none) of a request to the authorization endpoint itself, not of a resume.
-    if (ctx.oidc?.route === 'authorization') metrics.authorizationsStarted.inc();
+    if (ctx.oidc.route === 'authorization') metrics.authorizationsStarted.inc();
   };
   events.on('interaction.started', started);
   events.on('authorization.accepted', started);
   events.on('authorization.success', () => metrics.authorizationsCompleted.inc());
 
   events.on('grant.success', (ctx: KoaContextWithOIDC) => {
-    const grantType = String(ctx.oidc.params?.grant_type ?? '');
+    const grantType = typeof ctx.oidc.params?.grant_type === 'string' ? ctx.oidc.params.grant_type : '';
     const token = (ctx.oidc.entities.AccessToken ?? ctx.oidc.entities.ClientCredentials) as { aud?: unknown } | undefined;
     const audience = typeof token?.aud === 'string' ? token.aud : typeof ctx.oidc.params?.audience === 'string' ? ctx.oidc.params.audience : undefined;
     metrics.tokensIssued.inc({ grant_type: GRANT_TYPES.has(grantType) ? grantType : 'other', resource: audience === undefined ? 'none' : known.has(audience) ? audience : 'other' });

@@ -12,12 +12,12 @@ export function timedAdapters(factory: AdapterFactory, backend: string, metrics:
       const inner = factory(name);
       adapter = Object.create(inner) as Adapter;
       for (const operation of OPERATIONS) {
-        const original = inner[operation] as ((...args: unknown[]) => Promise<unknown>) | undefined;
+        const original = (inner[operation] as ((...args: unknown[]) => Promise<unknown>) | undefined)?.bind(inner);
         if (!original) continue;
         (adapter as unknown as Record<string, unknown>)[operation] = async (...args: unknown[]) => {
           const end = metrics.storeLatency.startTimer({ backend, operation });
           try {
-            const result = await original.apply(inner, args);
+            const result = await original(...args);
             end({ outcome: 'ok' });
             return result;
           } catch (error) {

@@ -25,9 +25,9 @@ export function authorizationErrorRedirects(configuredIds: ReadonlySet<string>) 
      * it decides between redirect and error page (shared/authorization_error_handler.js),
      * so clearing `allow_redirect` here turns the redirect into renderError's page.
      */
-    onError(ctx: KoaContextWithOIDC, error: RedirectableError) {
-      const client = ctx.oidc?.client;
-      if (ctx.oidc?.route !== 'authorization' || !error.allow_redirect || !client) return;
+    onError: (ctx: KoaContextWithOIDC, error: RedirectableError) => {
+      const client = ctx.oidc.client;
+      if (ctx.oidc.route !== 'authorization' || !error.allow_redirect || !client) return;
       if (clientOrigin(client.clientId, configuredIds) === 'configured') return;
       error.allow_redirect = false;
       const params = (ctx.oidc.params ?? ctx.query) as Record<string, unknown>;

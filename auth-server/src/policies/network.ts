@@ -46,7 +46,7 @@ async function resolveHost(url: URL): Promise<string[]> {
   const host = url.hostname.replace(/^\[|\]$/g, '');
   if (isIP(host)) return [host];
   try {
-    return (await lookup(host, { all: true, verbatim: true })).map(({ address }) => address);
+    return (await lookup(host, { all: true, order: 'verbatim' })).map(({ address }) => address);
   } catch {
     return [];
   }

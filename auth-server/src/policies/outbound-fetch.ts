@@ -45,6 +45,7 @@ export function clientUrlFetch(options: OutboundOptions): NonNullable<Configurat
     try {
       // oidc-provider's dispatcher is replaced by the pinned one; its timeout signal stays.
       const { dispatcher: _replaced, ...rest } = init as RequestInit & { dispatcher?: unknown };
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- undici's Response is another class than the global one, standing in for it here
       return (await undiciFetch(target.href, { ...(rest as object), redirect: 'manual', dispatcher })) as unknown as Response;
     } finally {
       void dispatcher.close();

@@ -37,7 +37,7 @@ export function canonicalResource(value: string): string | undefined {
  * oidc-provider resolves the resource — after scope syntax checks, before consent and issuance.
  */
 function applyDefaultScopes(ctx: KoaContextWithOIDC, resource: ProtectedResource) {
-  const params = ctx.oidc?.params as { scope?: string; grant_type?: string } | undefined;
+  const params = ctx.oidc.params as { scope?: string; grant_type?: string } | undefined;
   if (!params || params.scope) return;
   const asksForScopes = ctx.oidc.route === 'authorization' || (ctx.oidc.route === 'token' && params.grant_type === 'client_credentials');
   if (asksForScopes) params.scope = resource.defaultScopes.join(' ');
@@ -55,12 +55,12 @@ export function resourcePolicy(resources: ProtectedResource[]) {
     find,
 
     /** A request without `resource` is for the one configured resource (MCP clients vary). */
-    async defaultResource(_ctx: KoaContextWithOIDC, _client: unknown, oneOf?: readonly string[]) {
+    defaultResource: async (_ctx: KoaContextWithOIDC, _client: unknown, oneOf?: readonly string[]) => {
       if (oneOf) return oneOf;
       return resources.length === 1 ? resources[0]!.url : undefined;
     },
 
-    async getResourceServerInfo(ctx: KoaContextWithOIDC, indicator: string): Promise<ResourceServer> {
+    getResourceServerInfo: async (ctx: KoaContextWithOIDC, indicator: string): Promise<ResourceServer> => {
       const resource = find(indicator);
       if (!resource) throw new errors.InvalidTarget(`resource ${JSON.stringify(indicator)} is not served by this authorization server`);
       applyDefaultScopes(ctx, resource);
@@ -75,7 +75,7 @@ export function resourcePolicy(resources: ProtectedResource[]) {
     },
 
     /** Token requests may omit `resource` (Claude does): use the one that was authorized. */
-    async useGrantedResource() {
+    useGrantedResource: async () => {
       return true;
     },
   };

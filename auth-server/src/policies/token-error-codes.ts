@@ -1,4 +1,5 @@
 import type { Middleware } from 'koa';
+import type { KoaContextWithOIDC } from 'oidc-provider';
 
 /**
  * RFC 6749 §5.2: a client that asks the token endpoint for a grant type it may not use gets
@@ -11,7 +12,7 @@ const GRANT_NOT_ALLOWED = 'requested grant type is not allowed for this client';
 export const unauthorizedClientForDisallowedGrants: Middleware = async (ctx, next) => {
   await next();
   const body = ctx.body as { error?: unknown; error_description?: unknown } | undefined;
-  if (ctx.oidc?.route === 'token' && body?.error === 'invalid_request' && body.error_description === GRANT_NOT_ALLOWED) {
+  if ((ctx as Partial<KoaContextWithOIDC>).oidc?.route === 'token' && body?.error === 'invalid_request' && body.error_description === GRANT_NOT_ALLOWED) {
     body.error = 'unauthorized_client';
   }
 };

@@ -35,7 +35,7 @@ export class IssuedAccessTokens {
   middleware(logger: Logger): Middleware {
     return async (ctx, next) => {
       await next();
-      const { oidc } = ctx as KoaContextWithOIDC;
+      const { oidc } = ctx as Partial<KoaContextWithOIDC>;
       if (oidc?.route !== 'token' || ctx.status !== 200) return;
       const token = oidc.entities.AccessToken;
       const value = (ctx.body as { access_token?: unknown } | undefined)?.access_token;

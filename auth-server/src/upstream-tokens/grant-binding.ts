@@ -17,7 +17,7 @@ import type { UpstreamTokenVault } from './vault.ts';
 export function bindUpstreamTokens(vault: UpstreamTokenVault, logger: Logger): Middleware {
   return async (ctx, next) => {
     await next();
-    const { oidc } = ctx as KoaContextWithOIDC;
+    const { oidc } = ctx as Partial<KoaContextWithOIDC>;
     if (!oidc || (oidc.route !== 'resume' && oidc.route !== 'authorization')) return;
     try {
       // The resumed interaction is the route's :uid; entities.Interaction is by now the next prompt's.
@@ -40,7 +40,7 @@ export function bindUpstreamTokens(vault: UpstreamTokenVault, logger: Logger): M
 export function dropUpstreamTokensWithTheirGrant(provider: Provider, vault: UpstreamTokenVault, logger: Logger) {
   const drop = (grantId: unknown) => {
     if (typeof grantId !== 'string') return;
-    vault.drop(grantId).catch((error: Error) => logger.warn({ err: { type: error.name, message: error.message } }, 'could not delete the upstream tokens of a revoked grant'));
+    vault.drop(grantId).catch((error: unknown) => logger.warn({ err: { type: (error as Error).name, message: (error as Error).message } }, 'could not delete the upstream tokens of a revoked grant'));
   };
   // RFC 7009 revocation of a refresh token, and every other path through oidc-provider's revoke().
   provider.on('grant.revoked', (_ctx: unknown, grantId: string) => drop(grantId));

@@ -46,7 +46,7 @@ export class Sealer {
   }
 
   /** The value, or undefined when the key is unknown (retired), the context differs or the data was altered. */
-  open<T>(sealed: unknown, context: string): T | undefined {
+  open(sealed: unknown, context: string): unknown {
     if (typeof sealed !== 'string') return undefined;
     const [version, kid, iv, data] = sealed.split('.');
     const key = kid ? this.#keys.get(kid) : undefined;
@@ -57,7 +57,7 @@ export class Sealer {
       decipher.setAAD(Buffer.from(context, 'utf8'));
       decipher.setAuthTag(bytes.subarray(bytes.length - 16));
       const plaintext = Buffer.concat([decipher.update(bytes.subarray(0, bytes.length - 16)), decipher.final()]);
-      return JSON.parse(plaintext.toString('utf8')) as T;
+      return JSON.parse(plaintext.toString('utf8'));
     } catch {
       return undefined;
     }

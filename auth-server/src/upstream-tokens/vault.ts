@@ -94,7 +94,7 @@ export class UpstreamTokenVault {
   async read(grantId: string, accountId: string): Promise<UpstreamTokenSet | undefined> {
     const record = (await this.#grants.find(grantId)) as GrantRecord | undefined;
     if (!record || record.exp <= now()) return undefined;
-    const opened = this.#sealer.open<Sealed>(record.sealed, `${GRANT_MODEL}:${grantId}`);
+    const opened = this.#sealer.open(record.sealed, `${GRANT_MODEL}:${grantId}`) as Sealed | undefined;
     if (!opened || opened.accountId !== accountId) return undefined;
     // After a key rotation, records move to the new key as they are read.
     if (this.#sealer.isStale(record.sealed)) await this.write(grantId, accountId, opened.tokens, record.exp - now());
@@ -116,12 +116,12 @@ export class UpstreamTokenVault {
   }
 
   async #putLogin(id: string, login: Sealed) {
-    await this.#logins.upsert(id, { sealed: this.#sealer.seal(login, `${LOGIN_MODEL}:${id}`) } as never, PENDING_TTL);
+    await this.#logins.upsert(id, { sealed: this.#sealer.seal(login, `${LOGIN_MODEL}:${id}`) }, PENDING_TTL);
   }
 
   async #readLogin(id: string): Promise<Sealed | undefined> {
     const stored = (await this.#logins.find(id)) as { sealed?: string; consumed?: unknown } | undefined;
     if (!stored?.sealed || stored.consumed) return undefined;
-    return this.#sealer.open<Sealed>(stored.sealed, `${LOGIN_MODEL}:${id}`);
+    return this.#sealer.open(stored.sealed, `${LOGIN_MODEL}:${id}`) as Sealed | undefined;
   }
 }
