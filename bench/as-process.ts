@@ -9,6 +9,7 @@
  * Prints one JSON line with what the orchestrator needs, then runs until stdin closes.
  */
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,8 +60,7 @@ process.stdout.write(
 );
 
 process.stdin.resume();
-process.stdin.on('end', async () => {
-  await stack.close();
-  await rm(dir, { recursive: true, force: true });
-  process.exit(0);
-});
+await once(process.stdin, 'end');
+await stack.close();
+await rm(dir, { recursive: true, force: true });
+process.exit(0);

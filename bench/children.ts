@@ -9,8 +9,8 @@ const root = new URL('..', import.meta.url).pathname;
 export function child(script: string, env: Record<string, string>, marker = ''): { process: ChildProcess; firstLine: Promise<string> } {
   const proc = spawn(process.execPath, [script], { cwd: root, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
-  proc.stderr!.on('data', (chunk) => (stderr += String(chunk)));
-  const lines = createInterface({ input: proc.stdout! });
+  proc.stderr.on('data', (chunk) => (stderr += String(chunk)));
+  const lines = createInterface({ input: proc.stdout });
   const firstLine = new Promise<string>((resolve, reject) => {
     const onLine = (line: string) => {
       if (!line.startsWith(marker)) return;
@@ -27,6 +27,7 @@ export async function stop(proc: ChildProcess) {
   if (proc.exitCode !== null) return;
   proc.kill('SIGTERM');
   await Promise.race([once(proc, 'exit'), new Promise((resolve) => setTimeout(resolve, 3000))]);
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the process may have exited meanwhile; TypeScript keeps the narrowing across the await
   if (proc.exitCode === null) proc.kill('SIGKILL');
 }
 

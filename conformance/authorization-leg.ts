@@ -77,16 +77,22 @@ export async function completeLoginInBrowser(page: Page, url: string, callbackPr
       seen.push('login');
       await login.fill(user.login);
       await page.locator('input[name="password"]').fill(user.password);
-      await Promise.all([page.waitForNavigation({ waitUntil: 'domcontentloaded', timeout: 15_000 }), page.locator('input[name="password"]').press('Enter')]);
+      await leaving(page, () => page.locator('input[name="password"]').press('Enter'));
     } else if (await allow.isVisible()) {
       seen.push('consent');
-      await Promise.all([page.waitForNavigation({ waitUntil: 'domcontentloaded', timeout: 15_000 }), allow.click()]);
+      await leaving(page, () => allow.click());
     } else {
       const text = (await page.locator('body').innerText().catch(() => '')).slice(0, 300);
       throw new Error(`browser stuck at ${new URL(current).origin}${new URL(current).pathname}: ${text}`);
     }
   }
   throw new Error(`browser did not reach ${callbackPrefix} after 8 steps (${seen.join(' → ')})`);
+}
+
+/** Does `action` and waits until the page has left the URL it was at (waitForNavigation is deprecated as racy). */
+async function leaving(page: Page, action: () => Promise<void>) {
+  const from = page.url();
+  await Promise.all([page.waitForURL((url) => url.href !== from, { waitUntil: 'domcontentloaded', timeout: 15_000 }), action()]);
 }
 
 async function readChecks(resultsDir: string): Promise<Map<string, Check[]>> {

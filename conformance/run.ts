@@ -70,6 +70,7 @@ export function runSuite(args: string[], options: { timeoutMs?: number; onLine?:
 
 /** The `Passed: a/b, f failed, w warnings` line of a single-scenario run. */
 export function counts(output: string): { passed: number; failed: number; warnings: number } | undefined {
+  // eslint-disable-next-line no-control-regex -- strips the suite's ANSI colour codes, which start with ESC
   const match = /Passed: (\d+)\/(\d+), (\d+) failed, (\d+) warnings/.exec(output.replace(/\x1b\[[0-9;]*m/g, ''));
   if (!match) return undefined;
   return { passed: Number(match[1]), failed: Number(match[3]), warnings: Number(match[4]) };
@@ -95,7 +96,7 @@ async function clientScenarios(only: string | undefined): Promise<Scenario[]> {
 }
 
 async function inBatches<T, R>(items: T[], concurrency: number, run: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
+  const results = new Array<R>(items.length);
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(concurrency, items.length) }, async () => {

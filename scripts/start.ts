@@ -51,7 +51,7 @@ function stop(exitCode = 0) {
   stopping = true;
   for (const child of children) child.kill('SIGTERM');
   setTimeout(() => process.exit(exitCode), 2000).unref();
-  Promise.all(children.map((child) => new Promise((done) => (child.exitCode !== null ? done(null) : child.once('exit', done))))).then(() =>
+  void Promise.all(children.map((child) => new Promise((done) => (child.exitCode !== null ? done(null) : child.once('exit', done))))).then(() =>
     process.exit(exitCode),
   );
 }
@@ -66,7 +66,7 @@ function launch(service: (typeof services)[number]) {
   });
   children.push(child);
   for (const stream of [child.stdout, child.stderr]) {
-    createInterface({ input: stream! }).on('line', (line) => show(service, line));
+    createInterface({ input: stream }).on('line', (line) => show(service, line));
   }
   child.on('exit', (code, signal) => {
     if (stopping) return;
@@ -117,6 +117,7 @@ try {
 
 `);
 } catch (error) {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a child's exit handler may have set it meanwhile
   if (!stopping) {
     process.stderr.write(`start-up failed: ${(error as Error).message}\n`);
     stop(1);

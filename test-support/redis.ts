@@ -34,7 +34,9 @@ async function startContainer(): Promise<TestRedis | undefined> {
   await getContainerRuntimeClient(); // throws within milliseconds when no engine is reachable
   const { RedisContainer } = await import('@testcontainers/redis');
   const started = await new RedisContainer('redis:7-alpine').start();
-  return { url: started.getConnectionUrl(), kind: 'container', stop: async () => void (await started.stop()) };
+  return { url: started.getConnectionUrl(), kind: 'container', stop: async () => {
+      await started.stop();
+    } };
 }
 
 async function startLocal(fixedPort?: number): Promise<TestRedis> {
@@ -69,7 +71,8 @@ async function waitForPing(url: string) {
     client.on('error', () => {});
     try {
       await client.connect();
-      if ((await client.ping()) === 'PONG') return;
+      await client.ping(); // PONG, or it throws
+      return;
     } catch {
       // not up yet
     } finally {

@@ -56,7 +56,7 @@ export interface Page {
   stoppedAt: string | undefined;
   /** The text a person would read: scripts, styles and hidden elements left out, whitespace collapsed. */
   text(): string;
-  json<T = unknown>(): T;
+  json(): unknown;
 }
 
 export interface OpenOptions {
@@ -243,7 +243,7 @@ function makePage(url: string, response: Response, html: string, redirects: stri
     redirects,
     stoppedAt,
     text: () => (isHtml ? visibleText(html) : html.replace(/\s+/g, ' ').trim()),
-    json: <T>() => JSON.parse(html) as T,
+    json: (): unknown => JSON.parse(html),
   };
 }
 
@@ -320,8 +320,10 @@ function visibleText(html: string): string {
   const parts: string[] = [];
   const walk = (nodes: readonly DomNode[]) => {
     for (const node of nodes) {
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-comparison -- domhandler's ElementType values, which cheerio does not export
       if (node.type === 'text') {
         parts.push(node.data);
+        // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-comparison -- as above
       } else if (node.type === 'tag') {
         if (node.tagName === 'input' && BUTTON_INPUTS.has((node.attribs.type ?? '').toLowerCase())) {
           parts.push(` ${node.attribs.value ?? ''} `);

@@ -18,7 +18,10 @@ async function asNode(version: string) {
   await writeFile(preload, `Object.defineProperty(process.versions, 'node', { value: ${JSON.stringify(version)} });\n`);
   return run(process.execPath, ['--import', preload, check]).then(
     (done) => ({ code: 0, stderr: done.stderr }),
-    (failed: { code: number; stderr: string }) => ({ code: failed.code, stderr: failed.stderr }),
+    (error: unknown) => {
+      const failed = error as { code: number; stderr: string };
+      return { code: failed.code, stderr: failed.stderr };
+    },
   );
 }
 

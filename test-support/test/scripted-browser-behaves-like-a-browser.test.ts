@@ -27,7 +27,7 @@ describe('ScriptedBrowser', () => {
     server = createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://x');
       let body = '';
-      req.on('data', (c) => (body += c));
+      req.on('data', (c) => (body += String(c)));
       req.on('end', () => {
         const redirect = (status: number, location: string, headers: Record<string, string | string[]> = {}) => {
           res.writeHead(status, { location, ...headers });
@@ -98,12 +98,12 @@ describe('ScriptedBrowser', () => {
 
     const denied = await browser.submitForm(page, { fields: { login: 'a@b.c' }, button: 'Deny' });
     expect(denied.json()).toMatchObject({ method: 'POST', query: '?from=form' });
-    expect(new URLSearchParams(denied.json<{ body: string }>().body).toString()).toBe(
+    expect(new URLSearchParams((denied.json() as { body: string }).body).toString()).toBe(
       'csrf=tok&login=a%40b.c&remember=yes&lang=fr&note=hi&decision=deny',
     );
 
     const implicit = await browser.submitForm(page, { fields: { login: 'x', newsletter: 'yes' } });
-    expect(implicit.json<{ body: string }>().body).toBe(
+    expect((implicit.json() as { body: string }).body).toBe(
       'csrf=tok&login=x&remember=yes&newsletter=yes&lang=fr&note=hi&decision=allow',
     );
 
