@@ -16,7 +16,7 @@ import { startDevIdp, type DevIdpObservation } from '../dev-idp/src/server.ts';
 import { freePort } from './ports.ts';
 import { startRedis } from './redis.ts';
 import { loadConfig as loadResourceConfig } from '../resource-server/src/config.ts';
-import { startResourceServer } from '../resource-server/src/server.ts';
+import { startResourceServer, type RunningResourceServer } from '../resource-server/src/server.ts';
 
 export interface Stack {
   idpIssuer: string;
@@ -43,6 +43,8 @@ export interface Stack {
   authServerRedisUrl: string | undefined;
   /** With StackOptions.tokenExchange: the resource server's confidential client at the auth server. */
   tokenExchangeClient: { clientId: string; clientSecret: string } | undefined;
+  /** The resource server itself, for tests that reach into it (its app, its revoked grants). */
+  resourceServer: RunningResourceServer;
   close(): Promise<void>;
 }
 
@@ -198,6 +200,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     keysFile,
     authServerRedisUrl: redis?.url,
     tokenExchangeClient,
+    resourceServer,
     authServerIssuer,
     mcpUrl,
     resourceMetadataUrl: resourceConfig.resourceMetadataUrl,

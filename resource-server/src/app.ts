@@ -8,6 +8,8 @@ import type { Config } from './config.ts';
 import { registerHealth } from './health.ts';
 import { jsonRpcBodyErrors, registerJsonBodyParser } from './http/json-body.ts';
 import { originPolicy } from './http/origin.ts';
+import { registerLegacySse } from './legacy-sse/routes.ts';
+import type { Revocations } from './legacy-sse/session.ts';
 import { serializeRequest, type Logger } from './log.ts';
 import { registerMcpMetrics } from './metrics/mcp-requests.ts';
 import type { ResourceMetrics } from './metrics/registry.ts';
@@ -30,13 +32,15 @@ export interface AppDeps {
   /** True once shutdown has begun: /readyz answers 503 while in-flight work finishes. */
   draining?: () => boolean;
   metrics?: ResourceMetrics;
+  /** Revoked grants (when shared with the auth server): a legacy SSE session riding on one ends. */
+  revokedGrants?: Revocations | undefined;
 }
 
 /**
  * Fastify app, in order: Origin check and CORS, metadata, health, then the MCP endpoint
  * behind the bearer gate (authentication, then the per-operation scope decision).
  */
-export async function createApp({ config, verifier, notes, logger, upstream = createUpstream(config, logger), registry = serverRegistry(), draining, metrics }: AppDeps): Promise<FastifyInstance> {
+export async function createApp({ config, verifier, notes, logger, upstream = createUpstream(config, logger), registry = serverRegistry(), draining, metrics, revokedGrants }: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: config.bodyLimit,
@@ -57,8 +61,9 @@ export async function createApp({ config, verifier, notes, logger, upstream = cr
   // Foreign origins are refused before anything else, preflights included: this hook is
   // registered before the CORS plugin's, so it runs first. It keys on the route Fastify
   // resolved, not the raw path: `/%6dcp` reaches the MCP route too.
+  const guardedPaths = [config.mcpPath, ...(config.legacySse ? [config.legacySse.ssePath, config.legacySse.messagesPath] : [])];
   app.addHook('onRequest', async (request, reply) => {
-    if (request.routeOptions.url === config.mcpPath || isPreflightFor(request, config.mcpPath)) return origins.checkOrigin(request, reply);
+    if (guardedPaths.some((path) => request.routeOptions.url === path || isPreflightFor(request, path))) return origins.checkOrigin(request, reply);
   });
 
   // Browser clients (MCP Inspector) call cross-origin with bearer tokens, never cookies.
@@ -91,11 +96,12 @@ export async function createApp({ config, verifier, notes, logger, upstream = cr
     onerror: (error) => logger.warn({ err: { type: error.name, message: error.message } }, 'MCP request rejected'),
   });
   const serveMcp = toNodeHandler(mcp, { maxRequestBodySize: config.bodyLimit });
+  const bearerGate = createBearerGate({ config, verifier, scopes: registry.policy });
 
   app.route({
     method: ['GET', 'POST', 'DELETE'],
     url: config.mcpPath,
-    preHandler: createBearerGate({ config, verifier, scopes: registry.policy }),
+    preHandler: bearerGate,
     errorHandler: jsonRpcBodyErrors,
     handler: async (request, reply) => {
       // The SDK writes the (possibly streamed) response itself; Fastify must keep out. Headers
@@ -106,6 +112,9 @@ export async function createApp({ config, verifier, notes, logger, upstream = cr
       await serveMcp(raw, reply.raw, request.body);
     },
   });
+
+  // Deprecated HTTP+SSE (LEGACY_SSE=true): the same gate, the same servers, one per session.
+  if (config.legacySse) registerLegacySse(app, { config: config.legacySse, gate: bearerGate, buildMcpServer: mcpServerFactory(registry, notes, upstream), revoked: revokedGrants, logger });
 
   app.addHook('onClose', async () => {
     await mcp.close();

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { legacySseConfig, legacySseVariables } from './legacy-sse/variables.ts';
 import { metricsConfig, metricsVariables } from './metrics/variables.ts';
 import { redisTarget, redisTargetProblem, redisVariables, type RedisTarget } from './redis/target.ts';
 
@@ -80,6 +81,8 @@ export const configSchema = z.object({
   /** On SIGTERM: seconds of answering /readyz 503 while still serving, before the listener closes (balancer reaction time). */
   SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).max(300).default(0),
   ...metricsVariables(9465),
+  /** The deprecated HTTP+SSE transport beside /mcp, and its bounds (legacy-sse/variables.ts). */
+  ...legacySseVariables,
 
   /** The upstream IdP whose APIs tools call as the user: the token exchange `audience`, and where userinfo is discovered. */
   UPSTREAM_ISSUER: identifierUrl.default('http://localhost:5556/dex'),
@@ -131,6 +134,7 @@ function toConfig(env: z.infer<typeof configSchema>) {
     revokedGrants: revokedGrantsSource(env),
     store: storeChoice(env),
     metrics: metricsConfig(env),
+    legacySse: legacySseConfig(env, resource.pathname),
   };
 }
 
