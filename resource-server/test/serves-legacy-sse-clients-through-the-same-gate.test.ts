@@ -35,6 +35,7 @@ interface Post {
   url: string;
   status: number;
   challenge: string | null;
+  protocolVersion: string | null;
 }
 
 /** A v1 SSE client logged in as `user` through the real flow, connected; every POST it makes is recorded. */
@@ -45,7 +46,8 @@ async function connectedClient(user: (typeof DEMO_USERS)[keyof typeof DEMO_USERS
   const recordingFetch = async (input: string | URL | Request, init?: RequestInit) => {
     const response = await fetch(input, init);
     if (init?.method === 'POST' && String(input).startsWith(`${stack.mcpUrl}/messages`)) {
-      posts.push({ url: String(input), status: response.status, challenge: response.headers.get('www-authenticate') });
+      const protocolVersion = new Headers(init.headers).get('mcp-protocol-version');
+      posts.push({ url: String(input), status: response.status, challenge: response.headers.get('www-authenticate'), protocolVersion });
     }
     return response;
   };
@@ -71,6 +73,7 @@ describe('the v1 SDK on SSEClientTransport', () => {
     expect(scopesOf(provider.authorizationUrls[0])).toEqual(new Set(['mcp:tools', 'mcp:resources', 'mcp:prompts']));
     expect(new URL(sessionUrl()).pathname).toBe(new URL(`${stack.mcpUrl}/messages`).pathname);
     expect(posts[0]!.status).toBe(202); // initialize, answered on the stream
+    expect(posts.at(-1)!.protocolVersion).toBe('2025-11-25'); // what the v1 SDK asked for, and got
 
     const tools = await client.listTools();
     expect(tools.tools.map((tool) => tool.name).sort()).toEqual(['notes_add', 'notes_delete', 'notes_list', 'upstream_profile', 'whoami']);

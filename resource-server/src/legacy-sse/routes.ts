@@ -86,7 +86,6 @@ export function registerLegacySse(app: FastifyInstance, { config, gate, buildMcp
     for (const message of messages) session.transport.deliver(message, request.auth!);
     return reply.code(202).send();
   });
-
 }
 
 /** A JSON-RPC message, or a non-empty batch of them (2025-03-26); undefined when the body is neither. */
