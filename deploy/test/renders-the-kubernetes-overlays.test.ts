@@ -7,6 +7,7 @@
  * not start, or would start wired to the wrong URL, fails here.
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { cp, mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -265,6 +266,9 @@ describe.each(['dev', 'production'] as const)('the %s overlay', (name) => {
       expect(dexIngress.host).toBe(new URL(dex.issuer).hostname);
       expect(dexIngress.http.paths[0].path).toBe(new URL(dex.issuer).pathname);
       expect(containerOf(overlay.get('Deployment', 'dex')).image).toBe('ghcr.io/dexidp/dex:v2.45.1');
+      // The same demo users as dex/config.yaml (docker compose, dev-idp).
+      const repository = parseDexConfig(readFileSync(resolve(root, 'dex', 'config.yaml'), 'utf8'), dexEnv);
+      expect(dex.staticPasswords).toEqual(repository.staticPasswords);
     });
   } else {
     it('finds the external Redis through its Sentinels, with the password from a Secret, and signs in at the external IdP', () => {
