@@ -61,6 +61,8 @@ export interface StackOptions {
   extraResourcePaths?: string[];
   /** Access token format of those extra resources (default jwt). */
   extraResourceFormat?: 'jwt' | 'opaque';
+  /** DPoP of those extra resources (default: the auth server's default, optional). */
+  extraResourceDpop?: 'optional' | 'required';
   /**
    * Where the auth server keeps its state: a private real Redis started for this stack
    * (default, as with several instances), a SQLite file in the stack's temporary directory
@@ -138,7 +140,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const scopes = ['mcp:tools', 'mcp:resources', 'mcp:prompts', 'notes:write', 'upstream:read'];
     const resources = [
       { url: mcpUrl, scopes, default_scopes: scopes.slice(0, 3) },
-      ...extraResources.map((url) => ({ url, scopes, default_scopes: scopes.slice(0, 3), access_token_format: options.extraResourceFormat ?? 'jwt' })),
+      ...extraResources.map((url) => ({ url, scopes, default_scopes: scopes.slice(0, 3), access_token_format: options.extraResourceFormat ?? 'jwt', ...(options.extraResourceDpop ? { dpop: options.extraResourceDpop } : {}) })),
     ];
     await writeFile(file, JSON.stringify({ resources }));
     resourcesEnv.RESOURCES_FILE = file;
