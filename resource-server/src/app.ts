@@ -3,6 +3,7 @@ import { toNodeHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler } from '@modelcontextprotocol/server';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { createBearerGate } from './auth/bearer.ts';
+import { createDpopCheck } from './auth/dpop/check.ts';
 import type { TokenVerifier } from './auth/verifier.ts';
 import type { Config } from './config.ts';
 import { registerHealth } from './health.ts';
@@ -75,7 +76,7 @@ export async function createApp({ config, verifier, notes, logger, upstream = cr
         origin: publicPaths.has(path) ? '*' : (origin, cb) => cb(null, origins.allows(origin)),
         methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
         // Reflects the requested headers (authorization, mcp-protocol-version, mcp-method, mcp-name, mcp-param-*).
-        exposedHeaders: ['www-authenticate', 'mcp-session-id', 'mcp-protocol-version'],
+        exposedHeaders: ['www-authenticate', 'mcp-session-id', 'mcp-protocol-version', 'dpop-nonce'],
         maxAge: 600,
       });
     },
@@ -96,7 +97,9 @@ export async function createApp({ config, verifier, notes, logger, upstream = cr
     onerror: (error) => logger.warn({ err: { type: error.name, message: error.message } }, 'MCP request rejected'),
   });
   const serveMcp = toNodeHandler(mcp, { maxRequestBodySize: config.bodyLimit });
-  const bearerGate = createBearerGate({ config, verifier, scopes: registry.policy });
+  // DPoP proofs' replay cache lives beside the notes (STORE); closed with the app.
+  const dpop = createDpopCheck(config, logger);
+  const bearerGate = createBearerGate({ config, verifier, scopes: registry.policy, dpop });
 
   app.route({
     method: ['GET', 'POST', 'DELETE'],
@@ -119,6 +122,7 @@ export async function createApp({ config, verifier, notes, logger, upstream = cr
   app.addHook('onClose', async () => {
     await mcp.close();
     await notes.close();
+    await dpop.close();
   });
   return app;
 }
