@@ -16,7 +16,7 @@ import { startDevIdp, type DevIdpObservation } from '../dev-idp/src/server.ts';
 import { freePort } from './ports.ts';
 import { startRedis } from './redis.ts';
 import { loadConfig as loadResourceConfig } from '../resource-server/src/config.ts';
-import { startResourceServer } from '../resource-server/src/server.ts';
+import { startResourceServer, type RunningResourceServer } from '../resource-server/src/server.ts';
 
 export interface Stack {
   idpIssuer: string;
@@ -43,6 +43,8 @@ export interface Stack {
   authServerRedisUrl: string | undefined;
   /** With StackOptions.tokenExchange: the resource server's confidential client at the auth server. */
   tokenExchangeClient: { clientId: string; clientSecret: string } | undefined;
+  /** The resource server itself, for tests that reach into it (its app, its revoked grants). */
+  resourceServer: RunningResourceServer;
   close(): Promise<void>;
 }
 
@@ -59,6 +61,8 @@ export interface StackOptions {
   extraResourcePaths?: string[];
   /** Access token format of those extra resources (default jwt). */
   extraResourceFormat?: 'jwt' | 'opaque';
+  /** DPoP of those extra resources (default: the auth server's default, optional). */
+  extraResourceDpop?: 'optional' | 'required';
   /**
    * Where the auth server keeps its state: a private real Redis started for this stack
    * (default, as with several instances), a SQLite file in the stack's temporary directory
@@ -136,7 +140,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const scopes = ['mcp:tools', 'mcp:resources', 'mcp:prompts', 'notes:write', 'upstream:read'];
     const resources = [
       { url: mcpUrl, scopes, default_scopes: scopes.slice(0, 3) },
-      ...extraResources.map((url) => ({ url, scopes, default_scopes: scopes.slice(0, 3), access_token_format: options.extraResourceFormat ?? 'jwt' })),
+      ...extraResources.map((url) => ({ url, scopes, default_scopes: scopes.slice(0, 3), access_token_format: options.extraResourceFormat ?? 'jwt', ...(options.extraResourceDpop ? { dpop: options.extraResourceDpop } : {}) })),
     ];
     await writeFile(file, JSON.stringify({ resources }));
     resourcesEnv.RESOURCES_FILE = file;
@@ -198,6 +202,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     keysFile,
     authServerRedisUrl: redis?.url,
     tokenExchangeClient,
+    resourceServer,
     authServerIssuer,
     mcpUrl,
     resourceMetadataUrl: resourceConfig.resourceMetadataUrl,

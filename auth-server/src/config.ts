@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { metricsConfig, metricsVariables } from './metrics/variables.ts';
+import { dpopConfig, dpopVariables } from './policies/dpop.ts';
 import { redisTarget, redisTargetProblem, redisVariables, type RedisTarget } from './redis/target.ts';
 
 /**
@@ -37,6 +38,8 @@ export const configSchema = z.object({
   ACCESS_TOKEN_TTL: seconds.default(600),
   /** `jwt` (verified locally by the resource server) or `opaque` (introspected). */
   ACCESS_TOKEN_FORMAT: z.enum(['jwt', 'opaque']).default('jwt'),
+  /** RESOURCE_DPOP and DPOP_NONCE_SECRET (policies/dpop.ts). */
+  ...dpopVariables,
 
   /** The upstream OIDC IdP that users log in at (Dex in compose, dev-idp otherwise). */
   IDP_ISSUER: identifierUrl.default('http://localhost:5556/dex'),
@@ -105,7 +108,9 @@ function toConfig(env: z.infer<typeof configSchema>) {
       defaultScopes: env.RESOURCE_DEFAULT_SCOPES,
       accessTokenTtl: env.ACCESS_TOKEN_TTL,
       accessTokenFormat: env.ACCESS_TOKEN_FORMAT,
+      dpop: env.RESOURCE_DPOP,
     },
+    dpop: dpopConfig(env),
     idp: {
       issuer: env.IDP_ISSUER,
       internalUrl: env.IDP_INTERNAL_URL,

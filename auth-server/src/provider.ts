@@ -5,6 +5,7 @@ import { metadataCacheControl } from './http/metadata-cache.ts';
 import type { SigningJwk } from './keys.ts';
 import type { Logger } from './log.ts';
 import { authorizationErrorRedirects } from './policies/authorization-errors.ts';
+import { dpopFeature } from './policies/dpop.ts';
 import { promptPolicy } from './policies/consent-policy.ts';
 import { cimdAllowFetch } from './policies/outbound-fetch.ts';
 import { enforceRegistrationPolicy } from './policies/client-registration.ts';
@@ -101,6 +102,8 @@ export function createProvider(deps: ProviderDeps): Provider {
         allowedPolicy: async (_ctx, client) => introspectors.has(client.clientId),
       },
       clientCredentials: { enabled: true },
+      // RFC 9449 at the token endpoint; which resources require it: policies/resources.ts.
+      dPoP: dpopFeature(config.dpop),
       resourceIndicators: {
         enabled: true,
         defaultResource: resources.defaultResource,

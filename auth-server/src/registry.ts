@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, type Config } from './config.ts';
 import { forbiddenGrantTypes, grantTypesProblem } from './policies/client-registration.ts';
+import { dpopModes } from './policies/dpop.ts';
 import type { ProtectedResource } from './policies/resources.ts';
 import { TOKEN_EXCHANGE } from './token-exchange/grant.ts';
 
@@ -25,6 +26,7 @@ const resourcesSchema = z.object({
           default_scopes: scopeList.optional(),
           access_token_ttl: z.number().int().positive().default(600),
           access_token_format: z.enum(['jwt', 'opaque']).default('jwt'),
+          dpop: z.enum(dpopModes).default('optional'),
         })
         .refine((resource) => (resource.default_scopes ?? []).every((scope) => resource.scopes.includes(scope)), 'default_scopes must be a subset of scopes'),
     )
@@ -84,6 +86,7 @@ export async function loadResources(config: Config): Promise<ProtectedResource[]
     defaultScopes: resource.default_scopes ?? resource.scopes,
     accessTokenTtl: resource.access_token_ttl,
     accessTokenFormat: resource.access_token_format,
+    dpop: resource.dpop,
   }));
 }
 

@@ -9,7 +9,7 @@ import { doctor } from './doctor.ts';
 import { CliError, usageError } from './errors.ts';
 import { parseServerUrl } from './flow/discover.ts';
 import { selectScope } from './flow/authorize.ts';
-import { discoverAuthorizationServer } from './flow/discover.ts';
+import { storedAuthorizationServer } from './flow/discovery.ts';
 import { MAX_STEP_UPS, discoverFor, login, withMcp } from './flow/login.ts';
 import type { FlowOptions } from './flow/login.ts';
 import { CLIENT_VERSION, callTool, listTools } from './flow/mcp.ts';
@@ -21,7 +21,8 @@ import { Trace, since } from './trace.ts';
 export const USAGE = `mcp-client ${CLIENT_VERSION} — MCP OAuth discovery and login, every step shown as it happens
 
 Usage:
-  mcp-client discover <url>                   trace discovery only (challenge, RFC 9728, RFC 8414/OIDC)
+  mcp-client discover <url>                   trace discovery only (challenge, RFC 9728, RFC 8414/OIDC;
+                                              2025-03-26 discovery for a server without RFC 9728 metadata)
   mcp-client login <url>                      log in (browser + loopback callback), then list tools
   mcp-client tools <url>                      list tools (stored token, refreshed or logging in as needed)
   mcp-client call <url> <tool> [json-args]    call a tool, e.g. call http://localhost:3000/mcp whoami '{}'
@@ -179,7 +180,7 @@ async function cmdDiscover(options: FlowOptions, url: URL): Promise<number> {
   const { scope } = selectScope({
     override: options.scope,
     challengeScope: d.challenge.scope,
-    scopesSupported: d.prm.metadata.scopes_supported,
+    scopesSupported: d.prm?.metadata.scopes_supported,
     asScopesSupported: options.clientCredentials ? undefined : d.as.metadata.scopes_supported,
   });
   const stored = (await options.store.read(d.as.issuer)).client;
@@ -188,9 +189,11 @@ async function cmdDiscover(options: FlowOptions, url: URL): Promise<number> {
     {
       command: 'discover',
       serverUrl: url.href,
-      resource: d.prm.resource,
+      resource: d.resource,
+      resourceParameter: d.resourceParameter !== undefined,
+      discovery: d.mode,
       issuer: d.as.issuer,
-      authorizationServers: d.prm.metadata.authorization_servers,
+      authorizationServers: d.prm?.metadata.authorization_servers,
       scope,
       registration: plan.source,
       clientId: plan.clientId,
@@ -200,8 +203,8 @@ async function cmdDiscover(options: FlowOptions, url: URL): Promise<number> {
     },
     [
       `MCP server            ${url.href}`,
-      `resource              ${d.prm.resource}`,
-      `authorization server  ${d.as.issuer}`,
+      `resource              ${d.resource}${d.resourceParameter ? '' : ' (the MCP server URL; not sent as the resource parameter)'}`,
+      `authorization server  ${d.as.issuer}${d.mode === 'rfc9728' ? '' : ' (legacy discovery, spec 2025-03-26: the MCP server\'s origin)'}`,
       `would request scope   ${scope ? `"${scope}"` : '(none)'}`,
       `client                ${plan.description}`,
     ].join('\n'),
@@ -290,7 +293,7 @@ async function cmdLogout(options: FlowOptions, url: URL): Promise<number> {
   }
   let revoked = false;
   try {
-    const as = await discoverAuthorizationServer(found.issuer, trace);
+    const as = await storedAuthorizationServer(found.issuer, found.entry, trace);
     const endpoint = as.metadata.revocation_endpoint;
     const revStart = performance.now();
     if (!endpoint || !found.client) {

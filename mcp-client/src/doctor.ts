@@ -19,6 +19,7 @@ import type { Registration } from './flow/dcr.ts';
 import { discoverResourceMetadata, fetchAsMetadata, reportAsMetadata, reportDeviation } from './flow/discover.ts';
 import type { AsMetadata, Challenge, ResourceMetadataResult } from './flow/discover.ts';
 import { probeChallenge, reportChallenge } from './flow/discover.ts';
+import { authorizationBaseUrl, examineLegacyAuthorizationServer, fallsBackToLegacy, reportNoResourceMetadata } from './flow/legacy-discovery.ts';
 import { sessionProbe } from './flow/login.ts';
 import { formatLoopbackUri, FRESH_TARGET } from './flow/loopback.ts';
 import { deviation } from './flow/rules.ts';
@@ -108,11 +109,19 @@ async function examine(options: DoctorOptions, url: URL, findings: Findings, con
   findings.add(...challengeDeviations(challenge));
   if (challenge.status !== 401) return;
 
-  // 2. Protected resource metadata.
+  // 2. Protected resource metadata; none at all: 2025-03-26 discovery, as a login would.
   let prm: ResourceMetadataResult;
+  const prmStart = performance.now();
+  const prmMark = trace.requests.length;
   try {
     prm = await discoverResourceMetadata(url, challenge, trace);
   } catch (error) {
+    const prmTried = trace.requests.slice(prmMark);
+    if (fallsBackToLegacy(error, challenge, prmTried)) {
+      findings.add(reportNoResourceMetadata(url, prmTried, trace, since(prmStart)));
+      await examineLegacy(options, url, challenge, findings, context);
+      return;
+    }
     const rule = error instanceof CliError ? PRM_RULES[error.code] : undefined;
     if (!rule) throw error;
     findings.add(deviation(rule, (error as CliError).message));
@@ -136,14 +145,26 @@ async function examine(options: DoctorOptions, url: URL, findings: Findings, con
   const assessment = assessAsMetadata(found.raw, { expectedIssuer: issuerUrl, kind: found.kind, url: found.url, userLogin: true });
   reportAsMetadata(found.url, tried, assessment, issuerUrl, trace, since(start));
   findings.add(...assessment.deviations);
+  await registrationStep(options, assessment.metadata, issuerUrl, challenge, { resourceParameter: prm.resource, scopesSupported: prm.metadata.scopes_supported }, findings);
+}
+
+/** Step 3 under 2025-03-26 discovery: the origin's RFC 8414 metadata or its default endpoints; then step 4 as usual. */
+async function examineLegacy(options: DoctorOptions, url: URL, challenge: Challenge, findings: Findings, context: { issuer?: string; resource?: string }): Promise<void> {
+  context.resource = url.href;
+  const as = await examineLegacyAuthorizationServer(authorizationBaseUrl(url), options.trace, { userLogin: true });
+  context.issuer = as.issuer;
+  findings.add(...as.deviations);
+  await registrationStep(options, as.metadata, as.issuer, challenge, { resourceParameter: as.resourceParameter ? url.href : undefined, scopesSupported: undefined }, findings);
+}
+
+/** 4. Registration and the authorization endpoint, unless a login would be refused or told not to touch the server. */
+async function registrationStep(options: DoctorOptions, metadata: AsMetadata, issuer: string, challenge: Challenge, target: Target, findings: Findings): Promise<void> {
+  const { trace } = options;
   if (findings.refused) {
     // Registering at a server the flow would refuse (a mismatched issuer above all) is what must not happen.
     trace.step('registration', { skipped: true, reason: 'refused' }, 'skipped: a login would already be refused above', false);
     return;
   }
-
-  // 4. Registration and the authorization endpoint, unless told not to touch the server.
-  const metadata = assessment.metadata;
   if (!options.register) {
     trace.step('registration', { skipped: true, reason: '--no-register' }, 'skipped (--no-register): no client registered, no authorization request sent', false);
     return;
@@ -152,10 +173,16 @@ async function examine(options: DoctorOptions, url: URL, findings: Findings, con
     trace.step('registration', { skipped: true, reason: 'no registration_endpoint' }, 'skipped: the authorization server offers no Dynamic Client Registration', false);
     return;
   }
-  await registrationChecks(options, metadata, issuerUrl, challenge, prm, findings);
+  await registrationChecks(options, metadata, issuer, challenge, target, findings);
 }
 
-async function registrationChecks(options: DoctorOptions, metadata: AsMetadata, issuer: string, challenge: Challenge, prm: ResourceMetadataResult, findings: Findings): Promise<void> {
+/** What the authorization requests are for: the resource parameter to send (if any) and the PRM's scopes. */
+interface Target {
+  resourceParameter: string | undefined;
+  scopesSupported: string[] | undefined;
+}
+
+async function registrationChecks(options: DoctorOptions, metadata: AsMetadata, issuer: string, challenge: Challenge, target: Target, findings: Findings): Promise<void> {
   const { trace } = options;
   let start = performance.now();
   const redirectUri = formatLoopbackUri(FRESH_TARGET, await freePort());
@@ -180,8 +207,8 @@ async function registrationChecks(options: DoctorOptions, metadata: AsMetadata, 
   if (!manageable) findings.add(deviation('registration.management', 'The registration response has no registration_client_uri / registration_access_token.'));
 
   try {
-    const { scope } = selectScope({ override: options.scope, challengeScope: challenge.scope, scopesSupported: prm.metadata.scopes_supported, asScopesSupported: metadata.scopes_supported });
-    const probe = (uri: string) => probeAuthorization({ issuer, metadata, clientId: registered.client_id, redirectUri: uri, scope, resource: prm.resource, trace });
+    const { scope } = selectScope({ override: options.scope, challengeScope: challenge.scope, scopesSupported: target.scopesSupported, asScopesSupported: metadata.scopes_supported });
+    const probe = (uri: string) => probeAuthorization({ issuer, metadata, clientId: registered.client_id, redirectUri: uri, scope, resource: target.resourceParameter, trace });
     start = performance.now();
     const exact = await probe(redirectUri);
     let otherPort: { uri: string; answer: ProbeAnswer } | undefined;
@@ -196,7 +223,7 @@ async function registrationChecks(options: DoctorOptions, metadata: AsMetadata, 
       exact.kind === 'accepted',
     );
     if (exact.kind !== 'accepted') {
-      findings.add(deviation('authorization.registered_redirect_uri', `An authorization request (PKCE S256, resource=${prm.resource}) with the registered ${redirectUri} was ${describeAnswer(exact)}.`));
+      findings.add(deviation('authorization.registered_redirect_uri', `An authorization request (PKCE S256, ${target.resourceParameter ? `resource=${target.resourceParameter}` : 'no resource parameter'}) with the registered ${redirectUri} was ${describeAnswer(exact)}.`));
     } else if (otherPort && otherPort.answer.kind !== 'accepted') {
       findings.add(deviation('authorization.loopback_any_port', `Registered with ${redirectUri}, a request with ${otherPort.uri} was ${describeAnswer(otherPort.answer)}.`));
     }

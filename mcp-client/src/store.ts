@@ -47,7 +47,7 @@ const TokensSchema = z.object({
 });
 
 const ResourceEntrySchema = z.object({
-  /** The RFC 8707 resource (the PRM `resource`), also this entry's key. */
+  /** The RFC 8707 resource (the PRM `resource`; without PRM, the MCP server URL), also this entry's key. */
   resource: z.string(),
   /** The URL the user gave on the command line. */
   server_url: z.string(),
@@ -55,6 +55,10 @@ const ResourceEntrySchema = z.object({
   resource_metadata_url: z.string().optional(),
   /** How the tokens were obtained; client_credentials tokens are re-requested, never refreshed by a user. */
   grant: z.enum(['authorization_code', 'client_credentials']).optional(),
+  /** Found by 2025-03-26 discovery (no protected resource metadata): refresh and logout find the AS that way again. */
+  discovery: z.literal('legacy-2025-03-26').optional(),
+  /** false: the AS was not sent the resource parameter at login, so it is not sent on refresh either. */
+  resource_parameter: z.boolean().optional(),
   tokens: TokensSchema,
 });
 

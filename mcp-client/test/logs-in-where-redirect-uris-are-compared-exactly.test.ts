@@ -14,43 +14,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './fixtures/cli.ts';
 import type { CliRun } from './fixtures/cli.ts';
-import { signInAndConsent, startFieldStack } from './fixtures/field-authorization-server.ts';
+import { startFieldStack } from './fixtures/field-authorization-server.ts';
 import type { FieldAsOptions, FieldStack } from './fixtures/field-authorization-server.ts';
+import { interactive, step } from './fixtures/interactive.ts';
 
 const LOOPBACK = /^http:\/\/127\.0\.0\.1:(\d+)\/callback$/;
-
-/** Runs the CLI; whenever it prints an authorization URL (login, step-up), the user signs in and consents. */
-async function interactive(args: string[], env: Record<string, string>): Promise<{ run: CliRun; code: number }> {
-  const run = runCli([...args, '--no-browser', '--json', '--timeout', '30'], env);
-  const seen = new Set<unknown>();
-  const browsing: Promise<void>[] = [];
-  let failure: { error: unknown } | undefined;
-  const browse = () => {
-    for (const line of run.lines) {
-      if (line.step !== 'authorization_url' || seen.has(line)) continue;
-      seen.add(line);
-      browsing.push(
-        signInAndConsent(String(line.authorizationUrl), String(line.redirectUri)).then((landing) => {
-          if (landing.status !== 200) throw new Error(`the CLI's callback answered ${landing.status}`);
-        }).catch((error: unknown) => {
-          // What the user would see in the browser; the CLI would wait until its timeout.
-          failure ??= { error };
-          run.child.kill();
-        }),
-      );
-    }
-  };
-  run.child.stdout.on('data', browse);
-  const code = await run.exit;
-  browse();
-  await Promise.all(browsing);
-  if (failure) throw failure.error;
-  return { run, code };
-}
-
-function step(run: CliRun, name: string): Record<string, unknown>[] {
-  return run.lines.filter((line) => line.step === name);
-}
 
 function neverPrintsCredentials(run: CliRun): void {
   const out = run.stdout() + run.stderr();

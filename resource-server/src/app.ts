@@ -3,11 +3,14 @@ import { toNodeHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler } from '@modelcontextprotocol/server';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { createBearerGate } from './auth/bearer.ts';
+import { createDpopCheck } from './auth/dpop/check.ts';
 import type { TokenVerifier } from './auth/verifier.ts';
 import type { Config } from './config.ts';
 import { registerHealth } from './health.ts';
 import { jsonRpcBodyErrors, registerJsonBodyParser } from './http/json-body.ts';
 import { originPolicy } from './http/origin.ts';
+import { registerLegacySse } from './legacy-sse/routes.ts';
+import type { Revocations } from './legacy-sse/session.ts';
 import { serializeRequest, type Logger } from './log.ts';
 import { registerMcpMetrics } from './metrics/mcp-requests.ts';
 import type { ResourceMetrics } from './metrics/registry.ts';
@@ -30,13 +33,15 @@ export interface AppDeps {
   /** True once shutdown has begun: /readyz answers 503 while in-flight work finishes. */
   draining?: () => boolean;
   metrics?: ResourceMetrics;
+  /** Revoked grants (when shared with the auth server): a legacy SSE session riding on one ends. */
+  revokedGrants?: Revocations | undefined;
 }
 
 /**
  * Fastify app, in order: Origin check and CORS, metadata, health, then the MCP endpoint
  * behind the bearer gate (authentication, then the per-operation scope decision).
  */
-export async function createApp({ config, verifier, notes, logger, upstream = createUpstream(config, logger), registry = serverRegistry(), draining, metrics }: AppDeps): Promise<FastifyInstance> {
+export async function createApp({ config, verifier, notes, logger, upstream = createUpstream(config, logger), registry = serverRegistry(), draining, metrics, revokedGrants }: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- it sets the instance's logger type parameter to Fastify's, which the rest of the code takes
     loggerInstance: logger as FastifyBaseLogger,
@@ -58,8 +63,9 @@ export async function createApp({ config, verifier, notes, logger, upstream = cr
   // Foreign origins are refused before anything else, preflights included: this hook is
   // registered before the CORS plugin's, so it runs first. It keys on the route Fastify
   // resolved, not the raw path: `/%6dcp` reaches the MCP route too.
+  const guardedPaths = [config.mcpPath, ...(config.legacySse ? [config.legacySse.ssePath, config.legacySse.messagesPath] : [])];
   app.addHook('onRequest', async (request, reply) => {
-    if (request.routeOptions.url === config.mcpPath || isPreflightFor(request, config.mcpPath)) return origins.checkOrigin(request, reply);
+    if (guardedPaths.some((path) => request.routeOptions.url === path || isPreflightFor(request, path))) return origins.checkOrigin(request, reply);
   });
 
   // Browser clients (MCP Inspector) call cross-origin with bearer tokens, never cookies.
@@ -71,7 +77,7 @@ export async function createApp({ config, verifier, notes, logger, upstream = cr
         origin: publicPaths.has(path) ? '*' : (origin, cb) => cb(null, origins.allows(origin)),
         methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
         // Reflects the requested headers (authorization, mcp-protocol-version, mcp-method, mcp-name, mcp-param-*).
-        exposedHeaders: ['www-authenticate', 'mcp-session-id', 'mcp-protocol-version'],
+        exposedHeaders: ['www-authenticate', 'mcp-session-id', 'mcp-protocol-version', 'dpop-nonce'],
         maxAge: 600,
       });
     },
@@ -92,11 +98,14 @@ export async function createApp({ config, verifier, notes, logger, upstream = cr
     onerror: (error) => logger.warn({ err: { type: error.name, message: error.message } }, 'MCP request rejected'),
   });
   const serveMcp = toNodeHandler(mcp, { maxRequestBodySize: config.bodyLimit });
+  // DPoP proofs' replay cache lives beside the notes (STORE); closed with the app.
+  const dpop = createDpopCheck(config, logger);
+  const bearerGate = createBearerGate({ config, verifier, scopes: registry.policy, dpop });
 
   app.route({
     method: ['GET', 'POST', 'DELETE'],
     url: config.mcpPath,
-    preHandler: createBearerGate({ config, verifier, scopes: registry.policy }),
+    preHandler: bearerGate,
     errorHandler: jsonRpcBodyErrors,
     handler: async (request, reply) => {
       // The SDK writes the (possibly streamed) response itself; Fastify must keep out. Headers
@@ -108,9 +117,13 @@ export async function createApp({ config, verifier, notes, logger, upstream = cr
     },
   });
 
+  // Deprecated HTTP+SSE (LEGACY_SSE=true): the same gate, the same servers, one per session.
+  if (config.legacySse) registerLegacySse(app, { config: config.legacySse, gate: bearerGate, buildMcpServer: mcpServerFactory(registry, notes, upstream), revoked: revokedGrants, logger });
+
   app.addHook('onClose', async () => {
     await mcp.close();
     await notes.close();
+    await dpop.close();
   });
   return app;
 }

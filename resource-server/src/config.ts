@@ -1,5 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { dpopConfig, dpopVariables } from './auth/dpop/variables.ts';
+import { legacySseConfig, legacySseVariables } from './legacy-sse/variables.ts';
 import { metricsConfig, metricsVariables } from './metrics/variables.ts';
 import { redisTarget, redisTargetProblem, redisVariables, type RedisTarget } from './redis/target.ts';
 
@@ -35,6 +37,8 @@ export const configSchema = z.object({
     .default(['ES256']),
   /** Seconds of clock skew tolerated on exp/nbf/iat. */
   CLOCK_TOLERANCE: z.coerce.number().int().min(0).max(300).default(5),
+  /** DPoP (RFC 9449): DPOP, DPOP_ALGS, DPOP_PROOF_MAX_AGE_SECONDS, DPOP_NONCE_SECRET (auth/dpop/variables.ts). */
+  ...dpopVariables,
   /** Largest request body accepted on /mcp, in bytes. */
   BODY_LIMIT: z.coerce.number().int().positive().default(1024 * 1024),
 
@@ -80,6 +84,8 @@ export const configSchema = z.object({
   /** On SIGTERM: seconds of answering /readyz 503 while still serving, before the listener closes (balancer reaction time). */
   SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).max(300).default(0),
   ...metricsVariables(9465),
+  /** The deprecated HTTP+SSE transport beside /mcp, and its bounds (legacy-sse/variables.ts). */
+  ...legacySseVariables,
 
   /** The upstream IdP whose APIs tools call as the user: the token exchange `audience`, and where userinfo is discovered. */
   UPSTREAM_ISSUER: identifierUrl.default('http://localhost:5556/dex'),
@@ -108,6 +114,7 @@ function toConfig(env: z.infer<typeof configSchema>) {
     },
     accessTokenAlgorithms: env.ACCESS_TOKEN_ALGS,
     clockTolerance: env.CLOCK_TOLERANCE,
+    dpop: dpopConfig(env),
     bodyLimit: env.BODY_LIMIT,
     tokenVerifier: env.TOKEN_VERIFIER,
     jwks: { cooldownMs: env.JWKS_COOLDOWN_SECONDS * 1000, maxAgeMs: env.JWKS_MAX_AGE_SECONDS * 1000 },
@@ -131,6 +138,7 @@ function toConfig(env: z.infer<typeof configSchema>) {
     revokedGrants: revokedGrantsSource(env),
     store: storeChoice(env),
     metrics: metricsConfig(env),
+    legacySse: legacySseConfig(env, resource.pathname),
   };
 }
 

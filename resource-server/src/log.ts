@@ -12,7 +12,7 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     name: 'resource-server',
     level,
     redact: {
-      paths: ['req.headers.authorization', 'req.headers.cookie', '*.token', '*.access_token', 'token', 'access_token'],
+      paths: ['req.headers.authorization', 'req.headers.dpop', 'req.headers.cookie', '*.token', '*.access_token', 'token', 'access_token'],
       censor: '[redacted]',
     },
     serializers: { req: serializeRequest },

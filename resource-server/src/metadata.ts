@@ -7,6 +7,9 @@ export function protectedResourceMetadata(config: Config, scopesSupported: reado
     authorization_servers: [config.authServer.issuer],
     scopes_supported: scopesSupported,
     bearer_methods_supported: ['header'],
+    // RFC 9728 §2: the DPoP proof algorithms, and whether only DPoP-bound tokens are accepted.
+    dpop_signing_alg_values_supported: config.dpop.algorithms,
+    dpop_bound_access_tokens_required: config.dpop.mode === 'required',
     resource_name: 'MCP OAuth reference server',
   };
 }

@@ -24,6 +24,8 @@ export interface RunningResourceServer {
   app: FastifyInstance;
   /** With METRICS=true: where the Prometheus metrics are served. */
   metricsUrl?: string | undefined;
+  /** The revoked grants it refuses, when shared with the auth server (tests read them at once with `poll()`). */
+  revokedGrants?: RevokedGrants | undefined;
   close(): Promise<void>;
 }
 
@@ -107,7 +109,7 @@ export async function startResourceServer(config: Config, logger: Logger = creat
   const verifier = timedVerifier(revokedGrants ? refusingRevokedGrants(baseVerifier, revokedGrants) : baseVerifier, metrics);
   const notes = createNotesStore(config, logger);
   let draining = false;
-  const app = await createApp({ metrics, config, verifier, notes, logger, draining: () => draining, ...(options.registry ? { registry: options.registry } : {}) });
+  const app = await createApp({ metrics, config, verifier, notes, logger, revokedGrants, draining: () => draining, ...(options.registry ? { registry: options.registry } : {}) });
   await app.listen({ host: config.host, port: config.port });
   const metricsListener = config.metrics ? await startMetricsListener(metrics.registry, config.metrics) : undefined;
   if (metricsListener) logger.info({ metrics: metricsListener.url }, 'metrics listener ready');
@@ -129,5 +131,5 @@ export async function startResourceServer(config: Config, logger: Logger = creat
     await revokedGrants?.close();
     await metricsListener?.close();
   };
-  return { url: config.resourceUrl, app, metricsUrl: metricsListener?.url, close: () => (closing ??= close()) };
+  return { url: config.resourceUrl, app, metricsUrl: metricsListener?.url, revokedGrants, close: () => (closing ??= close()) };
 }

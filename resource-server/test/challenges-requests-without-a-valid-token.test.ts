@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../../test-support/stack.ts';
+import { anonymousChallenge, DPOP_ALGS } from './helpers.ts';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -21,14 +22,12 @@ describe('requests without a valid token', () => {
   it('answers 401 with resource_metadata and the initial scopes, without error when no token was sent', async () => {
     const response = await postMcp();
     expect(response.status).toBe(401);
-    expect(response.headers.get('www-authenticate')).toBe(
-      `Bearer scope="mcp:tools mcp:resources mcp:prompts", resource_metadata="${stack.resourceMetadataUrl}"`,
-    );
+    expect(response.headers.get('www-authenticate')).toBe(anonymousChallenge(stack.resourceMetadataUrl));
   });
 
   it.each([
     ['a token that is not a JWT', 'Bearer not-a-jwt', 'The access token is not a JWT.'],
-    ['a non-Bearer scheme', 'Basic YWxpY2U6cGFzc3dvcmQ=', 'The Authorization header is not a Bearer token.'],
+    ['a scheme other than Bearer and DPoP', 'Basic YWxpY2U6cGFzc3dvcmQ=', 'The Authorization header is not a Bearer or DPoP token.'],
     // header {"alg":"none","typ":"at+jwt"}: unsigned tokens are refused before any key lookup
     ['an unsigned token', 'Bearer eyJhbGciOiJub25lIiwidHlwIjoiYXQrand0In0.eyJzdWIiOiJ4In0.', 'The access token is signed with an algorithm this server does not accept.'],
   ])('answers 401 invalid_token to %s', async (_label, authorization, description) => {
@@ -68,6 +67,8 @@ describe('protected resource metadata (RFC 9728)', () => {
       authorization_servers: [stack.authServerIssuer],
       scopes_supported: ['mcp:tools', 'mcp:resources', 'mcp:prompts', 'notes:write', 'upstream:read'],
       bearer_methods_supported: ['header'],
+      dpop_signing_alg_values_supported: DPOP_ALGS.split(' '),
+      dpop_bound_access_tokens_required: false,
       resource_name: 'MCP OAuth reference server',
     });
   });

@@ -15,7 +15,7 @@ import { loadConfig } from '../src/config.ts';
 import { serverRegistry } from '../src/mcp/catalog.ts';
 import { createRegistry, defineResource, defineTool, RegistrationError, type Declarations } from '../src/mcp/registry.ts';
 import { startResourceServer, type RunningResourceServer } from '../src/server.ts';
-import { insufficientScopeChallenge, mcp } from './helpers.ts';
+import { anonymousChallenge, insufficientScopeChallenge, mcp } from './helpers.ts';
 
 const nextMeeting = defineTool({
   name: 'next_meeting',
@@ -82,7 +82,7 @@ describe('a server shows clients the scopes its registry declares', () => {
   it('challenges a request without a token with the up-front scopes only', async () => {
     const response = await mcp(mcpUrl, { method: 'tools/list' });
     expect(response.status).toBe(401);
-    expect(response.headers.get('www-authenticate')).toBe(`Bearer scope="mcp:tools", resource_metadata="${metadataUrl}"`);
+    expect(response.headers.get('www-authenticate')).toBe(anonymousChallenge(metadataUrl, 'mcp:tools'));
   });
 
   it('lists the declared tool and refuses it with 403 naming every scope it declares, then runs it once they are granted', async () => {

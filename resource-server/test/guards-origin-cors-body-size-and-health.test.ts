@@ -50,7 +50,7 @@ describe('HTTP hygiene with the default allow-list (real stack)', () => {
     const response = await mcp(stack.mcpUrl, { token, method: 'tools/call', params: { name: 'whoami', arguments: {} }, headers: { origin: INSPECTOR } });
     expect(response.status).toBe(200);
     expect(response.headers.get('access-control-allow-origin')).toBe(INSPECTOR);
-    expect(response.headers.get('access-control-expose-headers')).toBe('www-authenticate, mcp-session-id, mcp-protocol-version');
+    expect(response.headers.get('access-control-expose-headers')).toBe('www-authenticate, mcp-session-id, mcp-protocol-version, dpop-nonce');
   });
 
   it('accepts requests without Origin (non-browser clients) and from its own origin', async () => {

@@ -111,8 +111,30 @@ export async function callTool(url: string, token: string, name: string, args: R
 }
 
 /** The exact challenges this server sends. */
+const UP_FRONT = 'mcp:tools mcp:resources mcp:prompts';
+/** The DPoP proof algorithms the challenges name by default (DPOP_ALGS). */
+export const DPOP_ALGS = 'ES256 Ed25519 EdDSA';
+
+/** The DPoP challenge (RFC 9449 §7.1) every 401 carries beside Bearer's while DPoP is optional (the default). */
+export function dpopChallenge(resourceMetadataUrl: string, options: { scopes?: string; error?: string; description?: string } = {}) {
+  const error = options.error ? `error="${options.error}", ` : '';
+  const description = options.description ? `, error_description="${options.description}"` : '';
+  return `DPoP ${error}scope="${options.scopes ?? UP_FRONT}", algs="${DPOP_ALGS}", resource_metadata="${resourceMetadataUrl}"${description}`;
+}
+
+/** A 401 without a token: both schemes, no error. */
+export function anonymousChallenge(resourceMetadataUrl: string, scopes: string = UP_FRONT) {
+  return `Bearer scope="${scopes}", resource_metadata="${resourceMetadataUrl}", ${dpopChallenge(resourceMetadataUrl, { scopes })}`;
+}
+
+/** A 401 for a Bearer token that is not usable: the error in the Bearer challenge. */
 export function invalidTokenChallenge(resourceMetadataUrl: string, description: string) {
-  return `Bearer error="invalid_token", scope="mcp:tools mcp:resources mcp:prompts", resource_metadata="${resourceMetadataUrl}", error_description="${description}"`;
+  return `Bearer error="invalid_token", scope="${UP_FRONT}", resource_metadata="${resourceMetadataUrl}", error_description="${description}", ${dpopChallenge(resourceMetadataUrl)}`;
+}
+
+/** A 401 for a DPoP-scheme request: the error (invalid_token, invalid_dpop_proof, use_dpop_nonce) in the DPoP challenge. */
+export function dpopErrorChallenge(resourceMetadataUrl: string, error: string, description: string) {
+  return `Bearer scope="${UP_FRONT}", resource_metadata="${resourceMetadataUrl}", ${dpopChallenge(resourceMetadataUrl, { error, description })}`;
 }
 
 export function insufficientScopeChallenge(resourceMetadataUrl: string, scopes: string, description: string) {

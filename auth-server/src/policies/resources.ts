@@ -1,4 +1,5 @@
 import { errors, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
+import { requireProofFor, type DpopMode } from './dpop.ts';
 
 /**
  * RFC 8707 resource indicators: which resources this AS issues tokens for, with which
@@ -16,6 +17,8 @@ export interface ProtectedResource {
    * resource server must introspect (RFC 7662) — for resource servers built that way.
    */
   accessTokenFormat?: 'jwt' | 'opaque';
+  /** DPoP (RFC 9449): `optional` (default) or `required` — then a token request without a proof is refused (dpop.ts). */
+  dpop?: DpopMode;
 }
 
 /**
@@ -64,6 +67,7 @@ export function resourcePolicy(resources: ProtectedResource[]) {
       const resource = find(indicator);
       if (!resource) throw new errors.InvalidTarget(`resource ${JSON.stringify(indicator)} is not served by this authorization server`);
       applyDefaultScopes(ctx, resource);
+      requireProofFor(ctx, resource.dpop, resource.url);
       return {
         scope: resource.scopes.join(' '),
         audience: resource.url,

@@ -20,6 +20,8 @@ export type AsMetadata = AuthorizationServerMetadata & {
   revocation_endpoint?: string;
   revocation_endpoint_auth_methods_supported?: string[];
   client_id_metadata_document_supported?: boolean;
+  /** Not defined by RFC 8707, but published by servers that take the resource parameter. */
+  resource_indicators_supported?: boolean;
   [member: string]: unknown;
 };
 
@@ -55,7 +57,7 @@ const LIST_MEMBERS = [
   'introspection_endpoint_auth_methods_supported', 'subject_types_supported', 'id_token_signing_alg_values_supported',
   'dpop_signing_alg_values_supported',
 ];
-const FLAG_MEMBERS = ['authorization_response_iss_parameter_supported', 'client_id_metadata_document_supported'];
+const FLAG_MEMBERS = ['authorization_response_iss_parameter_supported', 'client_id_metadata_document_supported', 'resource_indicators_supported'];
 const OIDC_REQUIRED = ['jwks_uri', 'subject_types_supported', 'id_token_signing_alg_values_supported'];
 
 function httpUrl(value: unknown): URL | undefined {
@@ -76,6 +78,11 @@ export interface AssessOptions {
   url: string;
   /** A user login (authorization code + PKCE); false for client_credentials. */
   userLogin: boolean;
+  /**
+   * 2025-03-26 discovery: an AS that advertises no PKCE methods gets S256 anyway, with a
+   * warning (legacy.pkce_unadvertised); one that lists methods without S256 is still refused.
+   */
+  assumePkce?: boolean;
 }
 
 export interface Assessment {
@@ -134,7 +141,9 @@ export function assessAsMetadata(raw: unknown, options: AssessOptions): Assessme
   }
 
   const methods = doc['code_challenge_methods_supported'] as string[] | undefined;
-  if (options.userLogin && !methods?.includes('S256')) {
+  if (options.userLogin && methods === undefined && options.assumePkce) {
+    deviations.push(deviation('legacy.pkce_unadvertised', 'code_challenge_methods_supported is absent.'));
+  } else if (options.userLogin && !methods?.includes('S256')) {
     deviations.push(deviation('as.pkce_s256', `code_challenge_methods_supported is ${methods ? JSON.stringify(methods) : 'absent'}.`));
   }
 

@@ -19,7 +19,7 @@ export async function probeAuthorization(options: {
   clientId: string;
   redirectUri: string;
   scope: string | undefined;
-  resource: string;
+  resource: string | undefined;
   trace: Trace;
 }): Promise<ProbeAnswer> {
   const { authorizationUrl } = await buildAuthorizationUrl({

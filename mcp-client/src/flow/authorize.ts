@@ -228,7 +228,8 @@ export async function buildAuthorizationUrl(options: {
   redirectUri: string;
   scope: string | undefined;
   state: string;
-  resource: string;
+  /** RFC 8707; undefined only where the AS is not known to take it (2025-03-26 discovery). */
+  resource: string | undefined;
 }): Promise<{ authorizationUrl: URL; codeVerifier: string }> {
   const { authorizationUrl, codeVerifier } = await startAuthorization(options.issuer, {
     metadata: options.metadata,
@@ -236,7 +237,7 @@ export async function buildAuthorizationUrl(options: {
     redirectUrl: options.redirectUri,
     ...(options.scope ? { scope: options.scope } : {}),
     state: options.state,
-    resource: options.resource,
+    ...(options.resource ? { resource: options.resource } : {}),
   });
   if (authorizationUrl.protocol !== 'https:' && authorizationUrl.protocol !== 'http:') {
     throw new CliError('invalid_as_metadata', `The authorization endpoint ${authorizationUrl.protocol} URL is not http(s); refusing to open it.`);

@@ -1,5 +1,6 @@
 /**
- * Steps 1–3: from an MCP server URL to a validated authorization server.
+ * Steps 1–3, one by one: from an MCP server URL to a validated authorization server
+ * (discovery.ts runs them in order; legacy-discovery.ts is the 2025-03-26 fallback).
  *
  * 1. challenge                      POST an MCP request without a token → 401 + WWW-Authenticate
  * 2. resource_metadata              RFC 9728: challenged URL, else path-aware then root well-known
@@ -59,13 +60,6 @@ export interface AuthServerResult {
   tried: HttpRecord[];
   /** Every deviation from the rules the document showed (rules.ts), advice included. */
   deviations: Deviation[];
-}
-
-export interface Discovery {
-  serverUrl: URL;
-  challenge: Challenge;
-  prm: ResourceMetadataResult;
-  as: AuthServerResult;
 }
 
 /** Parses a URL given on the command line: absolute http(s), no fragment. */
@@ -234,11 +228,20 @@ export async function discoverResourceMetadata(serverUrl: URL, challenge: Challe
 }
 
 /** The first metadata document found in the spec's order, unjudged; undefined if none. */
-export async function fetchAsMetadata(issuerUrl: string, trace: Trace): Promise<{ raw: unknown; url: string; kind: DocumentKind } | undefined> {
-  for (const { url, kind } of discoveryUrls(issuerUrl)) {
+export function fetchAsMetadata(issuerUrl: string, trace: Trace): Promise<{ raw: unknown; url: string; kind: DocumentKind } | undefined> {
+  return fetchMetadataDocument(discoveryUrls(issuerUrl), trace);
+}
+
+/** The first of `candidates` that answers with a document, unjudged; undefined if none does. */
+export async function fetchMetadataDocument(
+  candidates: { url: string; kind: DocumentKind }[],
+  trace: Trace,
+  protocolVersion: string = LATEST_PROTOCOL_VERSION,
+): Promise<{ raw: unknown; url: string; kind: DocumentKind } | undefined> {
+  for (const { url, kind } of candidates) {
     let response: Response;
     try {
-      response = await trace.fetch(url, { headers: { accept: 'application/json', 'mcp-protocol-version': LATEST_PROTOCOL_VERSION }, signal: AbortSignal.timeout(30_000) });
+      response = await trace.fetch(url, { headers: { accept: 'application/json', 'mcp-protocol-version': protocolVersion }, signal: AbortSignal.timeout(30_000) });
     } catch (error) {
       throw unreachable('authorization server', url, error);
     }
@@ -260,7 +263,7 @@ export async function fetchAsMetadata(issuerUrl: string, trace: Trace): Promise<
 }
 
 /** The error that stops the flow for a refused deviation of the AS metadata. */
-function refusal(d: Deviation, issuerUrl: string): CliError {
+export function refusal(d: Deviation, issuerUrl: string): CliError {
   if (d.id === 'as.issuer') {
     return new CliError('issuer_mismatch', `${d.detail} Refusing to use it (RFC 8414 §3.3).`, {
       hint: 'The AS `issuer` must be identical to the URL listed in the resource\'s authorization_servers.',
@@ -338,47 +341,4 @@ export function reportAsMetadata(url: string, tried: HttpRecord[], { metadata, d
 /** A deviation, shown where it was met: what was seen, and what mcp-client does about it. */
 export function reportDeviation(d: Deviation, trace: Trace): void {
   trace.step('deviation', { id: d.id, verdict: d.verdict, detail: d.detail, rule: d.rule, reference: d.reference, effect: d.effect }, `${d.verdict}: ${d.detail} ${d.effect}`, false);
-}
-
-/**
- * Step 1 when the probe is not answered with 401: some servers let the handshake through
- * without a token (2025 `initialize`) or refuse the probe for another reason (a stateless
- * 2026 server wants its headers). Then open a real MCP session without a token, as any
- * MCP client would, and take the first 401 it meets. Undefined if nothing asked for one.
- */
-export type SessionProbe = (serverUrl: URL, trace: Trace) => Promise<Challenge | undefined>;
-
-export interface DiscoverOptions {
-  /** A 401 challenge already in hand (from an MCP request): no probe. */
-  challenge?: Challenge | undefined;
-  /** The fallback when the probe draws no 401 (see SessionProbe). */
-  sessionProbe?: SessionProbe | undefined;
-  /** false for client_credentials, which uses no authorization endpoint. */
-  requirePkce?: boolean;
-}
-
-/** Steps 1–3 in order. */
-export async function discover(serverUrl: URL, trace: Trace, options: DiscoverOptions = {}): Promise<Discovery> {
-  let challenge = options.challenge;
-  if (challenge) {
-    // A 401, or a 403 insufficient_scope (step-up) that may name the metadata too.
-    reportChallenge(serverUrl, challenge, trace, 0, 'mcp_request');
-  } else {
-    challenge = await probeChallenge(serverUrl, trace);
-    if (challenge.status !== 401 && options.sessionProbe) {
-      const start = performance.now();
-      trace.note(`${serverUrl.href} answered the probe with ${challenge.status}; opening an MCP session without a token to find its challenge`);
-      const found = await options.sessionProbe(serverUrl, trace);
-      if (found) {
-        challenge = found;
-        reportChallenge(serverUrl, found, trace, since(start), 'mcp_request');
-      }
-    }
-  }
-  requireUnauthorized(challenge, serverUrl);
-  const prm = await discoverResourceMetadata(serverUrl, challenge, trace);
-  const issuerUrl = prm.metadata.authorization_servers?.[0];
-  if (!issuerUrl) throw new CliError('no_authorization_server', 'No authorization server listed.');
-  const as = await discoverAuthorizationServer(issuerUrl, trace, { requirePkce: options.requirePkce ?? true });
-  return { serverUrl, challenge, prm, as };
 }

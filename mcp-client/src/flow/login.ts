@@ -13,8 +13,9 @@ import type { Store } from '../store.ts';
 import { since } from '../trace.ts';
 import type { Trace } from '../trace.ts';
 import { buildAuthorizationUrl, newState, openBrowser, selectScope } from './authorize.ts';
-import { discover, discoverAuthorizationServer } from './discover.ts';
-import type { Challenge, Discovery } from './discover.ts';
+import type { Challenge } from './discover.ts';
+import { discover, storedAuthorizationServer, storedResourceParameter } from './discovery.ts';
+import type { Discovery } from './discovery.ts';
 import { ScopeRequired, TokenRejected, connect, listTools } from './mcp.ts';
 import type { McpSession } from './mcp.ts';
 import { clientInformation, ensureClient, machineClient } from './register.ts';
@@ -111,7 +112,7 @@ export async function login(options: FlowOptions, serverUrl: URL, from: LoginFro
   const { scope, source: scopeSource } = selectScope({
     override: from.scope ?? options.scope,
     challengeScope: d.challenge.scope,
-    scopesSupported: d.prm.metadata.scopes_supported,
+    scopesSupported: d.prm?.metadata.scopes_supported,
     asScopesSupported: metadata.scopes_supported,
   });
 
@@ -121,7 +122,7 @@ export async function login(options: FlowOptions, serverUrl: URL, from: LoginFro
   let iss: string | undefined;
   let codeVerifier: string;
   try {
-    const built = await buildAuthorizationUrl({ issuer, metadata, client, redirectUri: callback.redirectUri, scope, state, resource: d.prm.resource });
+    const built = await buildAuthorizationUrl({ issuer, metadata, client, redirectUri: callback.redirectUri, scope, state, resource: d.resourceParameter });
     codeVerifier = built.codeVerifier;
     const opened = options.noBrowser ? false : await openBrowser(built.authorizationUrl);
     trace.step(
@@ -131,7 +132,7 @@ export async function login(options: FlowOptions, serverUrl: URL, from: LoginFro
         redirectUri: callback.redirectUri,
         scope,
         scopeSource,
-        resource: d.prm.resource,
+        resource: d.resourceParameter,
         codeChallengeMethod: 'S256',
         browser: opened ? 'opened' : 'not_opened',
         timeoutSeconds: Math.round(options.timeoutMs / 1000),
@@ -159,7 +160,7 @@ export async function login(options: FlowOptions, serverUrl: URL, from: LoginFro
   start = performance.now();
   let tokens;
   try {
-    tokens = await exchangeCode({ issuer, metadata, client, code, iss, codeVerifier, redirectUri: callback.redirectUri, resource: d.prm.resource, trace });
+    tokens = await exchangeCode({ issuer, metadata, client, code, iss, codeVerifier, redirectUri: callback.redirectUri, resource: d.resourceParameter, trace });
   } catch (error) {
     if (error instanceof CliError && error.code === 'invalid_client' && (source === 'dcr' || source === 'stored')) {
       await store.forgetClient(issuer);
@@ -171,21 +172,22 @@ export async function login(options: FlowOptions, serverUrl: URL, from: LoginFro
   trace.step('token', { endpoint: metadata.token_endpoint, ...summary, ms: since(start) }, describe(summary));
   const stored = toStored(tokens, scope);
   await saveForResource(options, serverUrl, d, 'authorization_code', stored);
-  return { issuer, resource: d.prm.resource, accessToken: stored.access_token, scope: stored.scope, hasRefreshToken: Boolean(stored.refresh_token), via: 'login' };
+  return { issuer, resource: d.resource, accessToken: stored.access_token, scope: stored.scope, hasRefreshToken: Boolean(stored.refresh_token), via: 'login' };
 }
 
 /** Stores the tokens under their issuer, and forgets what other issuers held for the resource. */
 async function saveForResource(options: FlowOptions, serverUrl: URL, d: Discovery, grant: 'authorization_code' | 'client_credentials', tokens: ReturnType<typeof toStored>): Promise<void> {
   const { store, trace } = options;
   await store.saveTokens(d.as.issuer, {
-    resource: d.prm.resource,
+    resource: d.resource,
     server_url: serverUrl.href,
-    ...(d.prm.url ? { resource_metadata_url: d.prm.url } : {}),
+    ...(d.prm?.url ? { resource_metadata_url: d.prm.url } : {}),
     grant,
+    ...(d.mode === 'rfc9728' ? {} : { discovery: d.mode, resource_parameter: d.resourceParameter !== undefined }),
     tokens,
   });
-  const cleared = await store.deleteTokensElsewhere(d.as.issuer, d.prm.resource);
-  if (cleared.length) trace.note(`${d.prm.resource} is now protected by ${d.as.issuer}: forgot the tokens from ${cleared.join(', ')}`);
+  const cleared = await store.deleteTokensElsewhere(d.as.issuer, d.resource);
+  if (cleared.length) trace.note(`${d.resource} is now protected by ${d.as.issuer}: forgot the tokens from ${cleared.join(', ')}`);
 }
 
 /** The client_credentials grant (machine clients): pre-registered confidential client, no user. */
@@ -214,16 +216,16 @@ async function clientCredentialsLogin(options: FlowOptions, serverUrl: URL, d: D
   const { scope } = selectScope({
     override: scopeOverride ?? options.scope,
     challengeScope: d.challenge.scope,
-    scopesSupported: d.prm.metadata.scopes_supported,
+    scopesSupported: d.prm?.metadata.scopes_supported,
     // no offline_access: a machine client asks again instead of refreshing
   });
   const start = performance.now();
-  const { tokens, authMethod } = await clientCredentialsGrant({ metadata, client, scope, resource: d.prm.resource, trace });
+  const { tokens, authMethod } = await clientCredentialsGrant({ metadata, client, scope, resource: d.resourceParameter, trace });
   const summary = summarize(tokens);
   trace.step('token', { grantType: 'client_credentials', endpoint: metadata.token_endpoint, authMethod, ...summary, ms: since(start) }, `client_credentials (${authMethod}): ${describe(summary)}`);
   const stored = toStored(tokens, scope);
   await saveForResource(options, serverUrl, d, 'client_credentials', stored);
-  return { issuer, resource: d.prm.resource, accessToken: stored.access_token, scope: stored.scope, hasRefreshToken: Boolean(stored.refresh_token), via: 'client_credentials' };
+  return { issuer, resource: d.resource, accessToken: stored.access_token, scope: stored.scope, hasRefreshToken: Boolean(stored.refresh_token), via: 'client_credentials' };
 }
 
 /** Refreshes the stored tokens for a server; undefined if that is not possible. */
@@ -231,7 +233,7 @@ async function tryRefresh(options: FlowOptions, serverUrl: URL, metadata?: Autho
   const { trace, store } = options;
   const found = await store.findByServer(serverUrl.href);
   if (!found?.entry.tokens.refresh_token || !found.client) return undefined;
-  const as = metadata ?? (await discoverAuthorizationServer(found.issuer, trace)).metadata;
+  const as = metadata ?? (await storedAuthorizationServer(found.issuer, found.entry, trace)).metadata;
   const start = performance.now();
   try {
     const tokens = await refresh({
@@ -239,7 +241,7 @@ async function tryRefresh(options: FlowOptions, serverUrl: URL, metadata?: Autho
       metadata: as,
       client: clientInformation(found.client),
       refreshToken: found.entry.tokens.refresh_token,
-      resource: found.entry.resource,
+      resource: storedResourceParameter(found.entry),
       trace,
     });
     const summary = summarize(tokens);
@@ -345,7 +347,7 @@ export async function withMcp<T>(options: FlowOptions, serverUrl: URL, operation
               hint: 'The resource server and the authorization server disagree (audience, issuer, signing keys or clock); check their configuration. Logging in again will not help.',
             });
           }
-          trace.note(`${d.prm.resource} moved from ${current.issuer} to ${d.as.issuer}: registering and logging in there`);
+          trace.note(`${d.resource} moved from ${current.issuer} to ${d.as.issuer}: registering and logging in there`);
           current = await login(options, serverUrl, { discovered: d });
           continue;
         }

@@ -24,6 +24,8 @@ export interface Rule {
 }
 
 const MCP = 'https://modelcontextprotocol.io/specification/2026-07-28/basic/authorization';
+/** The revision whose discovery mcp-client falls back to when there is no protected resource metadata. */
+export const MCP_2025_03_26 = 'https://modelcontextprotocol.io/specification/2025-03-26/basic/authorization';
 const RFC = (n: number, section: string) => `https://www.rfc-editor.org/rfc/rfc${n}#section-${section}`;
 
 export const RULES = {
@@ -79,12 +81,38 @@ export const RULES = {
     effect: 'With neither a challenged scope nor scopes_supported, mcp-client asks for no scope.',
   },
 
+  // --- 2025-03-26 discovery, the fallback without protected resource metadata ------------
+  'legacy.no_resource_metadata': {
+    verdict: 'tolerated',
+    rule: 'The MCP server publishes OAuth 2.0 Protected Resource Metadata naming its authorization server (since revision 2025-06-18; revision 2025-03-26 had none: the authorization server was the MCP server\'s origin).',
+    reference: `RFC 9728 §3 (${RFC(9728, '3')}); MCP authorization, "Authorization Server Discovery" (${MCP}#authorization-server-discovery); MCP 2025-03-26, "Authorization Base URL" (${MCP_2025_03_26}#authorization-base-url)`,
+    effect: 'mcp-client falls back to 2025-03-26 discovery: the MCP server\'s origin is taken as the authorization server (its RFC 8414 metadata, else /authorize, /token and /register there); clients that follow only the current revision cannot log in.',
+  },
+  'legacy.default_endpoints': {
+    verdict: 'tolerated',
+    rule: 'The authorization server publishes RFC 8414 metadata; a 2025-03-26 server without it serves /authorize, /token and /register at the authorization base URL.',
+    reference: `RFC 8414 §3 (${RFC(8414, '3')}); MCP 2025-03-26, "Fallbacks for Servers without Metadata Discovery" (${MCP_2025_03_26}#fallbacks-for-servers-without-metadata-discovery)`,
+    effect: 'mcp-client uses those endpoints with PKCE S256 and state, sends no resource parameter and cannot revoke at logout; nothing says the server checks PKCE or sends iss.',
+  },
+  'legacy.pkce_unadvertised': {
+    verdict: 'tolerated',
+    rule: 'PKCE is REQUIRED for all clients, and the authorization server advertises S256 in code_challenge_methods_supported.',
+    reference: `MCP 2025-03-26, "Implementation Requirements" (${MCP_2025_03_26}#implementation-requirements); MCP authorization, "Authorization Code Protection" (${MCP}#authorization-code-protection)`,
+    effect: 'Under 2025-03-26 discovery mcp-client sends S256 anyway (never plain): a server that ignores PKCE leaves an intercepted authorization code usable.',
+  },
+  'legacy.resource_parameter': {
+    verdict: 'advice',
+    rule: 'Clients send the resource parameter (RFC 8707), so tokens are bound to the MCP server they are for.',
+    reference: `RFC 8707 §2 (${RFC(8707, '2')}); MCP authorization, "Resource Parameter Implementation" (${MCP}#resource-parameter-implementation)`,
+    effect: 'Without protected resource metadata mcp-client sends it only where the AS metadata says resource_indicators_supported: true; otherwise the authorization server alone decides what the token is good for.',
+  },
+
   // --- authorization server metadata (RFC 8414 / OIDC discovery) -------------------------
   'as.found': {
     verdict: 'refused',
     rule: 'The authorization server publishes RFC 8414 or OpenID Connect discovery metadata at the well-known URLs, tried in the spec\'s order.',
     reference: `MCP authorization, "Authorization Server Metadata Discovery" (${MCP}#authorization-server-metadata-discovery)`,
-    effect: 'mcp-client never guesses endpoints: it stops.',
+    effect: 'An authorization server named by protected resource metadata gets no guessed endpoints: mcp-client stops (only 2025-03-26 discovery has default ones).',
   },
   'as.json': {
     verdict: 'refused',

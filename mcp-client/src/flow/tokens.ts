@@ -70,7 +70,8 @@ export async function exchangeCode(options: {
   iss: string | undefined;
   codeVerifier: string;
   redirectUri: string;
-  resource: string;
+  /** RFC 8707; undefined only where the AS is not known to take it (2025-03-26 discovery). */
+  resource: string | undefined;
   trace: Trace;
 }): Promise<OAuthTokens> {
   try {
@@ -94,7 +95,8 @@ export async function refresh(options: {
   metadata: AuthorizationServerMetadata;
   client: OAuthClientInformationMixed;
   refreshToken: string;
-  resource: string;
+  /** RFC 8707; undefined only where the AS is not known to take it (2025-03-26 discovery). */
+  resource: string | undefined;
   trace: Trace;
 }): Promise<OAuthTokens> {
   try {
@@ -135,19 +137,20 @@ export function authenticateClient(client: OAuthClientInformationMixed, supporte
 
 /**
  * The client_credentials grant (RFC 6749 §4.4) for machine clients: no user, no browser;
- * audience-bound with `resource` (RFC 8707) like every other token request.
+ * audience-bound with `resource` (RFC 8707) like every other token request (unless 2025-03-26
+ * discovery found an AS not known to take it).
  */
 export async function clientCredentialsGrant(options: {
   metadata: AuthorizationServerMetadata;
   client: OAuthClientInformationMixed;
   scope: string | undefined;
-  resource: string;
+  resource: string | undefined;
   trace: Trace;
 }): Promise<{ tokens: OAuthTokens; authMethod: string }> {
   const endpoint = options.metadata.token_endpoint;
   const params = new URLSearchParams({ grant_type: 'client_credentials' });
   if (options.scope) params.set('scope', options.scope);
-  params.set('resource', options.resource);
+  if (options.resource) params.set('resource', options.resource);
   const headers = new Headers({ 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' });
   const authMethod = authenticateClient(options.client, options.metadata.token_endpoint_auth_methods_supported ?? [], headers, params);
   let response: Response;

@@ -2,9 +2,13 @@ import type { AuthInfo } from '@modelcontextprotocol/server';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.ts';
 import { wwwAuthenticate } from './challenge.ts';
+import { refusalOf, unauthorizedChallenges } from './dpop/challenges.ts';
+import { UseDpopNonceError, type DpopCheck, type Scheme } from './dpop/check.ts';
+import { InvalidDpopProofError } from './dpop/proof.ts';
+import { ReplayCacheUnavailableError } from './dpop/replay-cache.ts';
 import { HEADER_MISMATCH, operationsOf } from './operation.ts';
 import { hasScopes, type ScopePolicy } from './scopes.ts';
-import { AuthServerUnavailableError, InvalidTokenError, type TokenVerifier } from './verifier.ts';
+import { AuthServerUnavailableError, callerOf, InvalidTokenError, type TokenVerifier } from './verifier.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -15,31 +19,29 @@ declare module 'fastify' {
 /**
  * The gate in front of /mcp, in order:
  *  0. one Authorization header at most → else 400 invalid_request;
- *  1. authentication — a Bearer token in the Authorization header, verified → else 401
- *     (no `error` when no token was sent, `invalid_token` otherwise; a token in the query
- *     string is refused, never read);
+ *  1. authentication — a Bearer or DPoP token in the Authorization header, verified, and for
+ *     DPoP its proof (dpop/check.ts) → else 401 with a challenge per accepted scheme (no
+ *     `error` when no token was sent, `invalid_token` or `invalid_dpop_proof` otherwise; a
+ *     token in the query string is refused, never read);
  *  2. the operation — from Mcp-Method/Mcp-Name when present, the JSON-RPC body otherwise;
  *     a header contradicting the body → 400 HeaderMismatch;
  *  3. authorization — every scope the operation needs → else 403 insufficient_scope naming
  *     all of them, before any MCP code (or tool) runs.
  */
-export function createBearerGate({ config, verifier, scopes }: { config: Config; verifier: TokenVerifier; scopes: ScopePolicy }) {
-  const challenge = (reply: FastifyReply, error?: InvalidTokenError) =>
-    reply
+export function createBearerGate({ config, verifier, scopes, dpop }: { config: Config; verifier: TokenVerifier; scopes: ScopePolicy; dpop: DpopCheck }) {
+  const challenge = (reply: FastifyReply, error?: Error, scheme?: Scheme) => {
+    const refusal = error ? refusalOf(error, scheme, dpop.mode) : undefined;
+    const nonce = dpop.currentNonce();
+    if (nonce) reply.header('dpop-nonce', nonce);
+    return reply
       .code(401)
-      .header(
-        'www-authenticate',
-        wwwAuthenticate({
-          resourceMetadataUrl: config.resourceMetadataUrl,
-          scopes: scopes.upFront,
-          ...(error ? { error: 'invalid_token' as const, errorDescription: error.message } : {}),
-        }),
-      )
+      .header('www-authenticate', unauthorizedChallenges({ mode: dpop.mode, algorithms: dpop.algorithms, resourceMetadataUrl: config.resourceMetadataUrl, scopes: scopes.upFront, refusal }))
       .send(
-        error
-          ? { error: 'invalid_token', error_description: error.message }
+        refusal
+          ? { error: refusal.error, error_description: refusal.description }
           : { error: 'unauthorized', error_description: 'This MCP server needs an OAuth access token.' },
       );
+  };
 
   return async function bearerGate(request: FastifyRequest, reply: FastifyReply) {
     // RFC 6750 §2.3 URI query tokens end up in logs and referrers: refused outright.
@@ -57,14 +59,26 @@ export function createBearerGate({ config, verifier, scopes }: { config: Config;
     }
     const header = request.headers.authorization;
     if (!header) return challenge(reply);
-    const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
-    if (!match) return challenge(reply, new InvalidTokenError('The Authorization header is not a Bearer token.'));
+    const match = /^(Bearer|DPoP) +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
+    if (!match) return challenge(reply, new InvalidTokenError('The Authorization header is not a Bearer or DPoP token.'));
+    const scheme: Scheme = match[1]!.toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer';
+    const token = match[2]!;
 
     let auth: AuthInfo;
     try {
-      auth = await verifier.verify(match[1]!);
+      auth = await verifier.verify(token);
+      // After the (possibly cached) verification: the proof is checked on every request.
+      const { nextNonce } = await dpop.check(request, scheme, token, callerOf(auth));
+      if (nextNonce) reply.header('dpop-nonce', nextNonce);
     } catch (error) {
-      if (error instanceof InvalidTokenError) return challenge(reply, error);
+      if (error instanceof InvalidTokenError || error instanceof InvalidDpopProofError || error instanceof UseDpopNonceError) return challenge(reply, error, scheme);
+      if (error instanceof ReplayCacheUnavailableError) {
+        request.log.error({ reason: error.message }, 'cannot check DPoP proofs for replay: store unavailable');
+        return reply
+          .code(503)
+          .header('retry-after', '5')
+          .send({ error: 'temporarily_unavailable', error_description: 'DPoP proofs cannot be checked right now; try again shortly.' });
+      }
       if (error instanceof AuthServerUnavailableError) {
         request.log.error({ reason: error.message }, 'cannot verify tokens: authorization server unavailable');
         return reply
@@ -92,7 +106,7 @@ export function createBearerGate({ config, verifier, scopes }: { config: Config;
         .code(403)
         .header(
           'www-authenticate',
-          wwwAuthenticate({ resourceMetadataUrl: config.resourceMetadataUrl, scopes: required, error: 'insufficient_scope', errorDescription: description }),
+          wwwAuthenticate({ resourceMetadataUrl: config.resourceMetadataUrl, scopes: required, error: 'insufficient_scope', errorDescription: description, ...(scheme === 'DPoP' ? { scheme, algs: dpop.algorithms } : {}) }),
         )
         .send({ error: 'insufficient_scope', error_description: description, scope: required.join(' ') });
     }

@@ -8,8 +8,11 @@
 export interface Challenge {
   resourceMetadataUrl: string;
   scopes: readonly string[];
-  error?: 'invalid_token' | 'insufficient_scope' | 'invalid_request';
+  error?: 'invalid_token' | 'insufficient_scope' | 'invalid_request' | 'invalid_dpop_proof' | 'use_dpop_nonce';
   errorDescription?: string;
+  /** `Bearer` (default) or `DPoP` (RFC 9449 §7.1, with `algs` after `scope`). */
+  scheme?: 'Bearer' | 'DPoP';
+  algs?: readonly string[];
 }
 
 /** Quoted-string per RFC 9110 §5.6.4; descriptions are ours, but never trust a string. */
@@ -21,7 +24,8 @@ export function wwwAuthenticate(challenge: Challenge): string {
   const params: string[] = [];
   if (challenge.error) params.push(`error=${quote(challenge.error)}`);
   if (challenge.scopes.length) params.push(`scope=${quote(challenge.scopes.join(' '))}`);
+  if (challenge.algs?.length) params.push(`algs=${quote(challenge.algs.join(' '))}`);
   params.push(`resource_metadata=${quote(challenge.resourceMetadataUrl)}`);
   if (challenge.errorDescription) params.push(`error_description=${quote(challenge.errorDescription)}`);
-  return `Bearer ${params.join(', ')}`;
+  return `${challenge.scheme ?? 'Bearer'} ${params.join(', ')}`;
 }

@@ -36,6 +36,8 @@ export interface Caller {
   expiresAt: number;
   /** The auth server's grant the token was issued under, when it says (revoked-grants.ts). */
   grantId: string | undefined;
+  /** RFC 9449 `cnf.jkt`: the thumbprint of the DPoP key the token is bound to, when it is. */
+  jkt?: string | undefined;
 }
 
 export function callerOf(authInfo: AuthInfo | undefined): Caller {
@@ -55,6 +57,7 @@ export function callerFromClaims(claims: Record<string, unknown>): Caller {
     scopes: scope.split(' ').filter(Boolean),
     expiresAt: Number(claims.exp),
     grantId: typeof claims.grant_id === 'string' ? claims.grant_id : undefined,
+    jkt: typeof (claims.cnf as { jkt?: unknown } | undefined)?.jkt === 'string' ? (claims.cnf as { jkt: string }).jkt : undefined,
   };
 }
 

@@ -5,7 +5,10 @@
  */
 const DESCRIPTIONS: [RegExp, string][] = [
   [/never in the URL/, 'token_in_query'],
-  [/not a Bearer token/, 'not_bearer'],
+  [/not a Bearer or DPoP token/, 'not_bearer'],
+  [/bound to a DPoP key/, 'dpop_token_as_bearer'],
+  [/not DPoP-bound/, 'unbound_token_as_dpop'],
+  [/accepts only DPoP/, 'bearer_refused'],
   [/not a JWT/, 'malformed'],
   [/algorithm/, 'algorithm'],
   [/not an access token/, 'not_access_token'],
@@ -23,6 +26,8 @@ export function rejectionReason(status: number, challenge: string | undefined): 
   if (status === 503) return 'authorization_server_unavailable';
   if (status === 400 && challenge?.includes('error="invalid_request"')) return 'several_authorization_headers';
   if (status !== 401) return undefined;
+  if (challenge?.includes('error="invalid_dpop_proof"')) return 'invalid_dpop_proof';
+  if (challenge?.includes('error="use_dpop_nonce"')) return 'use_dpop_nonce';
   if (!challenge?.includes('error="invalid_token"')) return 'missing';
   const description = /error_description="([^"]*)"/.exec(challenge)?.[1] ?? '';
   return DESCRIPTIONS.find(([pattern]) => pattern.test(description))?.[1] ?? 'invalid';
