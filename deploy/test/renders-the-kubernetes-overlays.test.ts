@@ -25,6 +25,7 @@ const root = resolve(import.meta.dirname, '..', '..');
 /** oidc-provider's drain after the grace period (auth-server/src/server.ts SHUTDOWN_DRAIN_MS). */
 const DRAIN_SECONDS = 30;
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a manifest read field by field, after kubernetes-models validated it (see eslint.config.js)
 type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; [key: string]: any };
 
 interface Rendered {
@@ -44,8 +45,8 @@ beforeAll(async () => {
   for (const overlay of ['dev', 'production'] as const) {
     await makeSecrets(join(work, overlay), () => {});
     if (overlay === 'production') await writeFile(join(work, overlay, 'secrets', 'redis-password'), 'redis-test-password');
-    const { stdout } = await run('kubectl', ['kustomize', join(work, overlay)], { maxBuffer: 16 * 1024 * 1024 }).catch((error: NodeJS.ErrnoException) => {
-      throw error.code === 'ENOENT' ? new Error('kubectl is needed to render the overlays (kubectl kustomize); it comes with the CI machine image') : error;
+    const { stdout } = await run('kubectl', ['kustomize', join(work, overlay)], { maxBuffer: 16 * 1024 * 1024 }).catch((error: unknown) => {
+      throw (error as NodeJS.ErrnoException).code === 'ENOENT' ? new Error('kubectl is needed to render the overlays (kubectl kustomize); it comes with the CI machine image') : error;
     });
     const objects = parseAllDocuments(stdout).map((document) => document.toJS() as K8sObject);
     rendered[overlay] = {

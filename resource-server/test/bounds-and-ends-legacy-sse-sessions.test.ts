@@ -63,7 +63,7 @@ async function initialized(token: string) {
 async function nextMessage(stream: SseStream) {
   const event = await stream.next();
   expect(event?.event).toBe('message');
-  return JSON.parse(event!.data);
+  return JSON.parse(event!.data) as { result: { structuredContent: { scopes: string[] } } };
 }
 
 describe('a session', () => {

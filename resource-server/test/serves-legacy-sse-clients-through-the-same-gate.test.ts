@@ -45,15 +45,17 @@ async function connectedClient(user: (typeof DEMO_USERS)[keyof typeof DEMO_USERS
   const posts: Post[] = [];
   const recordingFetch = async (input: string | URL | Request, init?: RequestInit) => {
     const response = await fetch(input, init);
-    if (init?.method === 'POST' && String(input).startsWith(`${stack.mcpUrl}/messages`)) {
+    const url = input instanceof Request ? input.url : input.toString();
+    if (init?.method === 'POST' && url.startsWith(`${stack.mcpUrl}/messages`)) {
       const protocolVersion = new Headers(init.headers).get('mcp-protocol-version');
-      posts.push({ url: String(input), status: response.status, challenge: response.headers.get('www-authenticate'), protocolVersion });
+      posts.push({ url, status: response.status, challenge: response.headers.get('www-authenticate'), protocolVersion });
     }
     return response;
   };
   const options = { authProvider: provider, fetch: recordingFetch };
 
   // The stream's 401 starts the login: discovery, DCR, the browser leg; then finishAuth.
+  // eslint-disable-next-line @typescript-eslint/no-deprecated -- the deprecated HTTP+SSE transport is what this test serves
   let transport = new SSEClientTransport(sseUrl, options);
   await expect(new Client({ name: 'v1-sse-test', version: '1.0.0' }).connect(transport)).rejects.toBeInstanceOf(UnauthorizedError);
   expect(provider.authorizationUrls[0]!.searchParams.get('resource')).toBe(stack.mcpUrl);
@@ -61,6 +63,7 @@ async function connectedClient(user: (typeof DEMO_USERS)[keyof typeof DEMO_USERS
 
   // A failed start leaves the v1 Client holding that transport: a new one connects.
   const client = new Client({ name: 'v1-sse-test', version: '1.0.0' });
+  // eslint-disable-next-line @typescript-eslint/no-deprecated -- as above
   transport = new SSEClientTransport(sseUrl, options);
   await client.connect(transport);
   const ended = new Promise<Error>((resolve) => (client.onerror = resolve));

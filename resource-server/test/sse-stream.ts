@@ -13,7 +13,7 @@ export interface SseStream {
   status: number;
   headers: Headers;
   /** The body of a refused request (no stream). */
-  body: any;
+  body: unknown;
   /** The `endpoint` event's URL, absolute. */
   endpoint: URL | undefined;
   /** The next event (comments included, as event `comment`); undefined once the stream ended. */
@@ -93,7 +93,7 @@ export async function postMessage(endpoint: URL | string, message: Record<string
     body: JSON.stringify({ jsonrpc: '2.0', ...message }),
   });
   const text = await response.text();
-  let body: any = text;
+  let body: unknown = text;
   try {
     body = text ? JSON.parse(text) : undefined;
   } catch {

@@ -71,7 +71,7 @@ function defaultMetadata(base: string): AsMetadata {
     token_endpoint: `${base}/token`,
     registration_endpoint: `${base}/register`,
     response_types_supported: ['code'],
-  } as AsMetadata;
+  };
 }
 
 /**

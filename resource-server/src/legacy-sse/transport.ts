@@ -24,6 +24,7 @@ export class SseServerTransport implements Transport {
 
   onclose?: () => void;
   onerror?: (error: Error) => void;
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- declared generic by the SDK's Transport interface, which this implements
   onmessage?: <T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void;
 
   /** `endpoint`: the path (with `sessionId`) the client POSTs to; `headers`: set before the stream starts (CORS). */

@@ -57,7 +57,7 @@ export class DpopProofVerifier {
     }
     if (typeof header.typ !== 'string' || header.typ.toLowerCase() !== 'dpop+jwt') throw new InvalidDpopProofError('The DPoP proof is not typed dpop+jwt.');
     if (typeof header.alg !== 'string' || !this.#algorithms.includes(header.alg)) throw new InvalidDpopProofError('The DPoP proof is signed with an algorithm this server does not accept.');
-    const jwk = header.jwk as JWK | undefined;
+    const jwk = header.jwk;
     if (!jwk || typeof jwk !== 'object' || Array.isArray(jwk)) throw new InvalidDpopProofError('The DPoP proof carries no public key (jwk).');
     if (PRIVATE_MEMBERS.some((member) => member in jwk)) throw new InvalidDpopProofError('The key of the DPoP proof contains private key material.');
     const { key, jkt } = await this.#importKey(jwk, header.alg);
