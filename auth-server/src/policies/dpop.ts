@@ -61,7 +61,7 @@ const PROOF_CHECKED_GRANTS = new Set(['authorization_code', 'refresh_token', 'cl
  * so a header present here is a valid proof the token will be bound to.
  */
 export function requireProofFor(ctx: KoaContextWithOIDC, mode: DpopMode | undefined, resource: string) {
-  if (mode !== 'required' || ctx.oidc?.route !== 'token') return;
+  if (mode !== 'required' || ctx.oidc.route !== 'token') return;
   const grantType = (ctx.oidc.params as { grant_type?: unknown } | undefined)?.grant_type;
   if (typeof grantType !== 'string' || !PROOF_CHECKED_GRANTS.has(grantType)) return;
   if (ctx.get('dpop')) return;
