@@ -33,5 +33,7 @@ function passThrough(): TokenVerifier {
 }
 
 const running = await startResourceServer(config, logger, variant === 'none' ? { verifier: passThrough() } : {});
-process.stdout.write(`ready http://${config.host}:${running.app.server.address() && (running.app.server.address() as { port: number }).port}${config.mcpPath}\n`);
+process.stdout.write(
+  `ready http://${config.host}:${running.app.server.address() && (running.app.server.address() as { port: number }).port}${config.mcpPath}\n`,
+);
 process.once('SIGTERM', () => void running.close().finally(() => process.exit(0)));

@@ -88,16 +88,20 @@ async function startVariant(
   env: Record<string, string> = {},
 ) {
   const port = await freePort();
-  const rs = child('bench/rs-process.ts', {
-    ...env,
-    BENCH_VARIANT: variant,
-    RESOURCE_URL: audience,
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    AUTH_SERVER_ISSUER: issuer,
-    LOG_LEVEL: 'warn',
-    ...(client ? { INTROSPECTION_CLIENT_ID: client.id, INTROSPECTION_CLIENT_SECRET: client.secret } : {}),
-  }, 'ready ');
+  const rs = child(
+    'bench/rs-process.ts',
+    {
+      ...env,
+      BENCH_VARIANT: variant,
+      RESOURCE_URL: audience,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      AUTH_SERVER_ISSUER: issuer,
+      LOG_LEVEL: 'warn',
+      ...(client ? { INTROSPECTION_CLIENT_ID: client.id, INTROSPECTION_CLIENT_SECRET: client.secret } : {}),
+    },
+    'ready ',
+  );
   await rs.firstLine;
   return { proc: rs.process, url: `http://127.0.0.1:${port}${new URL(audience).pathname}` };
 }
@@ -106,14 +110,19 @@ async function startVariant(
 async function introspectAtAuthServer(side: AuthSide, token: string) {
   const metadata = (await (await fetch(`${side.authServerIssuer}/.well-known/oauth-authorization-server`)).json()) as { introspection_endpoint?: string };
   if (!metadata.introspection_endpoint) return { active: false, answer: 'no introspection_endpoint in its metadata' };
-  const credentials = Buffer.from(`${encodeURIComponent(side.introspectionClient.id)}:${encodeURIComponent(side.introspectionClient.secret)}`).toString('base64');
+  const credentials = Buffer.from(`${encodeURIComponent(side.introspectionClient.id)}:${encodeURIComponent(side.introspectionClient.secret)}`).toString(
+    'base64',
+  );
   const response = await fetch(metadata.introspection_endpoint, {
     method: 'POST',
     headers: { authorization: `Basic ${credentials}`, 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ token, token_type_hint: 'access_token' }),
   });
   const body = await response.text();
-  return { active: response.status === 200 && (JSON.parse(body) as { active?: unknown }).active === true, answer: `HTTP ${response.status} ${body.slice(0, 200)}` };
+  return {
+    active: response.status === 200 && (JSON.parse(body) as { active?: unknown }).active === true,
+    answer: `HTTP ${response.status} ${body.slice(0, 200)}`,
+  };
 }
 
 async function probe(url: string, token: string) {
@@ -175,12 +184,15 @@ async function measureAll(variants: Variant[]): Promise<Row[]> {
 function table(rows: Row[]) {
   const lines = ['| variant | req/s | p50 latency (ms) | p99 latency (ms) | requests | non-2xx |', '| --- | ---: | ---: | ---: | ---: | ---: |'];
   for (const row of rows) {
-    lines.push(`| (${row.key}) ${row.label} | ${fmt(row.requestsPerSecond)} | ${fmt(row.p50, 1)} | ${fmt(row.p99, 1)} | ${fmt(row.total)} | ${row.non2xx + row.errors} |`);
+    lines.push(
+      `| (${row.key}) ${row.label} | ${fmt(row.requestsPerSecond)} | ${fmt(row.p50, 1)} | ${fmt(row.p99, 1)} | ${fmt(row.total)} | ${row.non2xx + row.errors} |`,
+    );
   }
   return lines.join('\n');
 }
 
-const machine = () => `${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores available, ${fmt(totalmem() / 2 ** 30, 1)} GiB RAM, ${platform()} ${release()}, Node ${process.version}`;
+const machine = () =>
+  `${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores available, ${fmt(totalmem() / 2 ** 30, 1)} GiB RAM, ${platform()} ${release()}, Node ${process.version}`;
 
 /** Part 1; returns its section of results.md. */
 async function resourcePart(): Promise<string> {
@@ -196,7 +208,9 @@ async function resourcePart(): Promise<string> {
     let rows: Row[];
     try {
       variants.push(await prepare({ key: 'a', label: 'no auth' }, () => startVariant('none', side.authServerIssuer, side.mcpUrl), token));
-      variants.push(await prepare({ key: 'b', label: 'JWT/JWKS (local), default settings' }, () => startVariant('jwt', side.authServerIssuer, side.mcpUrl), token));
+      variants.push(
+        await prepare({ key: 'b', label: 'JWT/JWKS (local), default settings' }, () => startVariant('jwt', side.authServerIssuer, side.mcpUrl), token),
+      );
       // Where the time goes: the same verifier with its verified-token cache off, so every
       // request pays the ES256 signature check.
       variants.push(

@@ -143,8 +143,14 @@ export async function benchTokenEndpoint(options: TokenBenchOptions): Promise<To
     const workers = new Map<string, Array<() => Promise<boolean>>>();
     for (const side of sides) {
       const chains = await chainsFor(side, options.connections);
-      workers.set(`refresh_token ${side.store}`, chains.map((chain) => refreshWorker(side, chain)));
-      workers.set(`client_credentials ${side.store}`, Array.from({ length: options.connections }, () => clientCredentialsWorker(side)));
+      workers.set(
+        `refresh_token ${side.store}`,
+        chains.map((chain) => refreshWorker(side, chain)),
+      );
+      workers.set(
+        `client_credentials ${side.store}`,
+        Array.from({ length: options.connections }, () => clientCredentialsWorker(side)),
+      );
     }
     const cells = GRANTS.flatMap((grant) => STORES.map((store) => ({ grant, store, key: `${grant} ${store}` })));
     for (const cell of cells) await closedLoop(workers.get(cell.key)!, options.warmup);
@@ -174,9 +180,14 @@ export async function benchTokenEndpoint(options: TokenBenchOptions): Promise<To
 }
 
 export function tokenTable(rows: TokenRow[]): string {
-  const lines = ['| grant | store | req/s | vs. memory | p50 latency (ms) | p99 latency (ms) | requests | failed |', '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |'];
+  const lines = [
+    '| grant | store | req/s | vs. memory | p50 latency (ms) | p99 latency (ms) | requests | failed |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
   for (const row of rows) {
-    lines.push(`| \`${row.grant}\` | ${row.store} | ${fmt(row.requestsPerSecond)} | ${row.ratio.toFixed(2)} | ${fmt(row.p50, 1)} | ${fmt(row.p99, 1)} | ${fmt(row.total)} | ${row.failed} |`);
+    lines.push(
+      `| \`${row.grant}\` | ${row.store} | ${fmt(row.requestsPerSecond)} | ${row.ratio.toFixed(2)} | ${fmt(row.p50, 1)} | ${fmt(row.p99, 1)} | ${fmt(row.total)} | ${row.failed} |`,
+    );
   }
   return lines.join('\n');
 }

@@ -23,7 +23,6 @@ import type { Outcome } from './run.ts';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SUITE = join(ROOT, 'node_modules', '.bin', 'conformance');
 
-
 interface Check {
   id: string;
   status: string;
@@ -48,7 +47,8 @@ async function registerSuiteClient(issuer: string, port: number): Promise<{ clie
     }),
   });
   const body = (await response.json()) as { client_id?: string; error?: string; error_description?: string };
-  if (response.status !== 201 || !body.client_id) throw new Error(`registration refused: HTTP ${response.status} ${body.error ?? ''} ${body.error_description ?? ''}`);
+  if (response.status !== 201 || !body.client_id)
+    throw new Error(`registration refused: HTTP ${response.status} ${body.error ?? ''} ${body.error_description ?? ''}`);
   return { clientId: body.client_id };
 }
 
@@ -82,7 +82,12 @@ export async function completeLoginInBrowser(page: Page, url: string, callbackPr
       seen.push('consent');
       await leaving(page, () => allow.click());
     } else {
-      const text = (await page.locator('body').innerText().catch(() => '')).slice(0, 300);
+      const text = (
+        await page
+          .locator('body')
+          .innerText()
+          .catch(() => '')
+      ).slice(0, 300);
       throw new Error(`browser stuck at ${new URL(current).origin}${new URL(current).pathname}: ${text}`);
     }
   }
@@ -114,7 +119,9 @@ export async function authorizationLeg(options: { resultsDir: string }): Promise
   try {
     const port = await freePort();
     const { clientId } = await registerSuiteClient(stack.authServerIssuer, port);
-    console.log(`authorization leg: auth server ${stack.authServerIssuer}, resource ${stack.mcpUrl}, client registered by DCR for http://127.0.0.1:${port}/callback; login in ${CHROMIUM}`);
+    console.log(
+      `authorization leg: auth server ${stack.authServerIssuer}, resource ${stack.mcpUrl}, client registered by DCR for http://127.0.0.1:${port}/callback; login in ${CHROMIUM}`,
+    );
     context = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
     const page = context.pages()[0] ?? (await context.newPage());
 
@@ -175,7 +182,8 @@ export async function authorizationLeg(options: { resultsDir: string }): Promise
     }
     if (outcomes.length === 0 || code !== 0) {
       console.log(indent(output.trim().split('\n').slice(-30).join('\n')));
-      if (outcomes.length === 0) outcomes.push({ label: 'authorization: (suite)', passed: 0, failed: 1, warnings: 0, exitCode: code || 1, baselined: false, note: browserNote });
+      if (outcomes.length === 0)
+        outcomes.push({ label: 'authorization: (suite)', passed: 0, failed: 1, warnings: 0, exitCode: code || 1, baselined: false, note: browserNote });
     }
     return outcomes;
   } finally {
@@ -186,5 +194,8 @@ export async function authorizationLeg(options: { resultsDir: string }): Promise
 }
 
 function indent(text: string): string {
-  return text.split('\n').map((l) => `      ${l}`).join('\n');
+  return text
+    .split('\n')
+    .map((l) => `      ${l}`)
+    .join('\n');
 }

@@ -55,12 +55,27 @@ export function plan(scenario: string, serverUrl: string, context: Context): Run
     case 'auth/pre-registration':
       // The credentials an administrator handed out; the secret stays off the command line.
       // Bound to the AS that issued them (--issuer): never sent to any other.
-      return [{
-        args: ['call', serverUrl, TEST_TOOL, ...common, '--client-id', String(context.client_id), ...(typeof context.issuer === 'string' ? ['--issuer', context.issuer] : [])],
-        env: { MCP_CLIENT_SECRET: String(context.client_secret) },
-      }];
+      return [
+        {
+          args: [
+            'call',
+            serverUrl,
+            TEST_TOOL,
+            ...common,
+            '--client-id',
+            String(context.client_id),
+            ...(typeof context.issuer === 'string' ? ['--issuer', context.issuer] : []),
+          ],
+          env: { MCP_CLIENT_SECRET: String(context.client_secret) },
+        },
+      ];
     case 'auth/client-credentials-basic':
-      return [{ args: ['call', serverUrl, TEST_TOOL, '--json', '--client-credentials', '--client-id', String(context.client_id)], env: { MCP_CLIENT_SECRET: String(context.client_secret) } }];
+      return [
+        {
+          args: ['call', serverUrl, TEST_TOOL, '--json', '--client-credentials', '--client-id', String(context.client_id)],
+          env: { MCP_CLIENT_SECRET: String(context.client_secret) },
+        },
+      ];
     case 'auth/authorization-server-migration':
       // Two sessions against the same server: the second finds its stored token refused
       // because the resource moved to another authorization server.
@@ -108,9 +123,11 @@ function runCli(run: Run, configDir: string): Promise<number> {
         return;
       }
       if (parsed['step'] === 'authorization_url' && typeof parsed['authorizationUrl'] === 'string' && typeof parsed['redirectUri'] === 'string') {
-        browsing.push(browse(parsed['authorizationUrl'], parsed['redirectUri']).catch((error: unknown) => {
-          process.stderr.write(`[adapter] browser failed: ${error instanceof Error ? error.message : String(error)}\n`);
-        }));
+        browsing.push(
+          browse(parsed['authorizationUrl'], parsed['redirectUri']).catch((error: unknown) => {
+            process.stderr.write(`[adapter] browser failed: ${error instanceof Error ? error.message : String(error)}\n`);
+          }),
+        );
       }
     });
     child.on('close', (code) => {

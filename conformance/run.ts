@@ -112,11 +112,27 @@ async function inBatches<T, R>(items: T[], concurrency: number, run: (item: T) =
 async function clientLeg(options: { only?: string | undefined; concurrency: number; resultsDir: string; baseline: Baseline }): Promise<Outcome[]> {
   const scenarios = await clientScenarios(options.only);
   type Run = { s: Scenario; version: string | undefined };
-  const runs = scenarios.flatMap((s): Run[] => (s.extension || s.versions.length === 0 ? [{ s, version: undefined }] : s.versions.map((version) => ({ s, version }))));
-  console.log(`client leg: ${scenarios.length} auth scenarios, ${runs.length} runs (each at every spec version it applies to), concurrency ${options.concurrency}`);
+  const runs = scenarios.flatMap((s): Run[] =>
+    s.extension || s.versions.length === 0 ? [{ s, version: undefined }] : s.versions.map((version) => ({ s, version })),
+  );
+  console.log(
+    `client leg: ${scenarios.length} auth scenarios, ${runs.length} runs (each at every spec version it applies to), concurrency ${options.concurrency}`,
+  );
   return inBatches(runs, options.concurrency, async ({ s, version }) => {
     const label = `${s.name}${version ? ` @${version}` : ' (extension)'}`;
-    const args = ['client', '--command', `node ${ADAPTER}`, '--scenario', s.name, '--expected-failures', BASELINE, '--timeout', '60000', '-o', options.resultsDir];
+    const args = [
+      'client',
+      '--command',
+      `node ${ADAPTER}`,
+      '--scenario',
+      s.name,
+      '--expected-failures',
+      BASELINE,
+      '--timeout',
+      '60000',
+      '-o',
+      options.resultsDir,
+    ];
     if (version) args.push('--spec-version', version);
     const { code, output } = await runSuite(args);
     const c = counts(output) ?? { passed: 0, failed: 0, warnings: 0 };
@@ -124,13 +140,25 @@ async function clientLeg(options: { only?: string | undefined; concurrency: numb
     const outcome: Outcome = { label, ...c, exitCode: code, baselined };
     if (code !== 0) outcome.note = /Stale baseline/.test(output) ? 'stale baseline entry: it passes now' : 'unexpected failure';
     printOutcome(outcome);
-    if (code !== 0) console.log(indent(output.split('\n').filter((l) => /FAILURE|Error:|error|✗|Stale/.test(l)).slice(0, 20).join('\n')));
+    if (code !== 0)
+      console.log(
+        indent(
+          output
+            .split('\n')
+            .filter((l) => /FAILURE|Error:|error|✗|Stale/.test(l))
+            .slice(0, 20)
+            .join('\n'),
+        ),
+      );
     return outcome;
   });
 }
 
 function indent(text: string): string {
-  return text.split('\n').map((l) => `      ${l}`).join('\n');
+  return text
+    .split('\n')
+    .map((l) => `      ${l}`)
+    .join('\n');
 }
 
 export function printOutcome(o: Outcome): void {
@@ -172,7 +200,9 @@ async function main(): Promise<number> {
       const passing = applicable.filter((o) => o.exitCode === 0 && o.failed === 0 && o.warnings === 0);
       const checks = applicable.reduce((sum, o) => sum + o.passed, 0);
       const baselinedRuns = outcomes.filter((o) => o.baselined);
-      console.log(`\nclient leg: ${passing.length}/${applicable.length} applicable scenario runs pass (${checks} checks passed, ${applicable.reduce((s, o) => s + o.failed, 0)} failed, ${applicable.reduce((s, o) => s + o.warnings, 0)} warnings); ${baselinedRuns.length} baselined runs`);
+      console.log(
+        `\nclient leg: ${passing.length}/${applicable.length} applicable scenario runs pass (${checks} checks passed, ${applicable.reduce((s, o) => s + o.failed, 0)} failed, ${applicable.reduce((s, o) => s + o.warnings, 0)} warnings); ${baselinedRuns.length} baselined runs`,
+      );
       for (const name of baseline.client) console.log(`  ~ ${name}: ${baseline.reasons[name]}`);
       if (outcomes.some((o) => o.exitCode !== 0) || passing.length !== applicable.length) ok = false;
     }
@@ -180,7 +210,9 @@ async function main(): Promise<number> {
       const outcomes = await authorizationLeg({ resultsDir });
       for (const o of outcomes) printOutcome(o);
       const failed = outcomes.filter((o) => o.exitCode !== 0 || o.failed > 0);
-      console.log(`\nauthorization leg: ${outcomes.length - failed.length}/${outcomes.length} authorization-server scenarios pass (${outcomes.reduce((s, o) => s + o.passed, 0)} checks passed, ${outcomes.reduce((s, o) => s + o.failed, 0)} failed, ${outcomes.reduce((s, o) => s + o.warnings, 0)} warnings)`);
+      console.log(
+        `\nauthorization leg: ${outcomes.length - failed.length}/${outcomes.length} authorization-server scenarios pass (${outcomes.reduce((s, o) => s + o.passed, 0)} checks passed, ${outcomes.reduce((s, o) => s + o.failed, 0)} failed, ${outcomes.reduce((s, o) => s + o.warnings, 0)} warnings)`,
+      );
       if (failed.length) ok = false;
     }
   } finally {

@@ -75,7 +75,12 @@ export interface TokenResponse {
 }
 
 /** POST /token with a DPoP proof for it (none when `key` is undefined); `nonce` as the AS gave it. */
-export async function dpopTokenRequest(issuer: string, params: Record<string, string | undefined>, key: DpopKey | undefined, options: { nonce?: string; headers?: Record<string, string> } = {}): Promise<TokenResponse> {
+export async function dpopTokenRequest(
+  issuer: string,
+  params: Record<string, string | undefined>,
+  key: DpopKey | undefined,
+  options: { nonce?: string; headers?: Record<string, string> } = {},
+): Promise<TokenResponse> {
   const body = new URLSearchParams();
   for (const [name, value] of Object.entries(params)) if (value !== undefined) body.set(name, value);
   const url = `${issuer}/token`;
@@ -86,7 +91,14 @@ export async function dpopTokenRequest(issuer: string, params: Record<string, st
 }
 
 /** Registration, browser leg and a code exchange under a DPoP proof of `key` (none: a Bearer token). */
-export async function obtainDpopAccessToken(options: { issuer: string; resource: string; user: DemoUser; key: DpopKey | undefined; scope?: string; nonce?: string }) {
+export async function obtainDpopAccessToken(options: {
+  issuer: string;
+  resource: string;
+  user: DemoUser;
+  key: DpopKey | undefined;
+  scope?: string;
+  nonce?: string;
+}) {
   const { body: client } = await registerClient(options.issuer);
   const redirectUri = client.redirect_uris[0]!;
   const { callback, verifier } = await authorizeClient({

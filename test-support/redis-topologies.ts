@@ -38,7 +38,20 @@ async function startServer(dir: string, args: string[], port: number): Promise<S
   return { port, child };
 }
 
-const base = (port: number, dir: string) => ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--protected-mode', 'yes'];
+const base = (port: number, dir: string) => [
+  '--port',
+  String(port),
+  '--bind',
+  '127.0.0.1',
+  '--save',
+  '',
+  '--appendonly',
+  'no',
+  '--dir',
+  dir,
+  '--protected-mode',
+  'yes',
+];
 
 async function stopServer(server: Server) {
   if (server.child.exitCode !== null || server.child.signalCode !== null) return;
@@ -89,12 +102,24 @@ export async function startRedisCluster(masters = 3): Promise<TestRedisCluster> 
       servers.push(
         await startServer(
           dir,
-          [...base(port, dir), '--cluster-enabled', 'yes', '--cluster-port', String(busPort), '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000'],
+          [
+            ...base(port, dir),
+            '--cluster-enabled',
+            'yes',
+            '--cluster-port',
+            String(busPort),
+            '--cluster-config-file',
+            `nodes-${port}.conf`,
+            '--cluster-node-timeout',
+            '2000',
+          ],
           port,
         ),
       );
     }
-    await run('redis-cli', ['--cluster', 'create', ...servers.map(({ port }) => `127.0.0.1:${port}`), '--cluster-replicas', '0', '--cluster-yes'], { timeout: 30_000 });
+    await run('redis-cli', ['--cluster', 'create', ...servers.map(({ port }) => `127.0.0.1:${port}`), '--cluster-replicas', '0', '--cluster-yes'], {
+      timeout: 30_000,
+    });
     for (const { port } of servers) {
       await until(`cluster node ${port} reports cluster_state:ok`, async () => String(await command(port, 'CLUSTER', 'INFO')).includes('cluster_state:ok'));
     }
@@ -143,7 +168,9 @@ export async function startRedisSentinel(): Promise<TestRedisSentinel> {
     const [primaryPort, replicaPort, sentinelPort] = [await freePort(), await freePort(), await freePort()];
     servers.push(await startServer(dir, base(primaryPort, dir), primaryPort));
     servers.push(await startServer(dir, [...base(replicaPort, dir), '--replicaof', '127.0.0.1', String(primaryPort)], replicaPort));
-    await until('the replica is in sync with the primary', async () => String(await command(replicaPort, 'INFO', 'replication')).includes('master_link_status:up'));
+    await until('the replica is in sync with the primary', async () =>
+      String(await command(replicaPort, 'INFO', 'replication')).includes('master_link_status:up'),
+    );
     // One Sentinel, quorum 1: enough to fail over here; production runs three.
     const config = join(dir, 'sentinel.conf');
     await writeFile(
@@ -160,7 +187,10 @@ export async function startRedisSentinel(): Promise<TestRedisSentinel> {
       ].join('\n'),
     );
     servers.push(await startServer(dir, [config, '--sentinel'], sentinelPort));
-    await until('the Sentinel knows the replica', async () => ((await command(sentinelPort, 'SENTINEL', 'REPLICAS', name)) as unknown[] | undefined)?.length === 1);
+    await until(
+      'the Sentinel knows the replica',
+      async () => ((await command(sentinelPort, 'SENTINEL', 'REPLICAS', name)) as unknown[] | undefined)?.length === 1,
+    );
   } catch (error) {
     await Promise.all(servers.map(stopServer));
     await rm(dir, { recursive: true, force: true });

@@ -34,9 +34,13 @@ async function startContainer(): Promise<TestRedis | undefined> {
   await getContainerRuntimeClient(); // throws within milliseconds when no engine is reachable
   const { RedisContainer } = await import('@testcontainers/redis');
   const started = await new RedisContainer('redis:7-alpine').start();
-  return { url: started.getConnectionUrl(), kind: 'container', stop: async () => {
+  return {
+    url: started.getConnectionUrl(),
+    kind: 'container',
+    stop: async () => {
       await started.stop();
-    } };
+    },
+  };
 }
 
 async function startLocal(fixedPort?: number): Promise<TestRedis> {

@@ -207,9 +207,7 @@ function hasHeader(headers: Record<string, string>, name: string): boolean {
 }
 
 function withoutBodyHeaders(headers: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(headers).filter(([h]) => !['content-type', 'content-length', 'origin'].includes(h.toLowerCase())),
-  );
+  return Object.fromEntries(Object.entries(headers).filter(([h]) => !['content-type', 'content-length', 'origin'].includes(h.toLowerCase())));
 }
 
 function fill(form: HtmlForm, values: Record<string, string>): Array<[string, string]> {
@@ -284,7 +282,7 @@ function parseForms($: CheerioAPI, pageUrl: string): HtmlForm[] {
         if (tag === 'select') {
           const options = control.find('option');
           const selected = options.filter('[selected]');
-          const chosen = control.is('[multiple]') ? selected.toArray() : [(selected.get(0) ?? options.get(0))];
+          const chosen = control.is('[multiple]') ? selected.toArray() : [selected.get(0) ?? options.get(0)];
           for (const option of chosen) {
             if (option) fields.push([name, $(option).attr('value') ?? $(option).text().trim()]);
           }

@@ -140,7 +140,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const scopes = ['mcp:tools', 'mcp:resources', 'mcp:prompts', 'notes:write', 'upstream:read'];
     const resources = [
       { url: mcpUrl, scopes, default_scopes: scopes.slice(0, 3) },
-      ...extraResources.map((url) => ({ url, scopes, default_scopes: scopes.slice(0, 3), access_token_format: options.extraResourceFormat ?? 'jwt', ...(options.extraResourceDpop ? { dpop: options.extraResourceDpop } : {}) })),
+      ...extraResources.map((url) => ({
+        url,
+        scopes,
+        default_scopes: scopes.slice(0, 3),
+        access_token_format: options.extraResourceFormat ?? 'jwt',
+        ...(options.extraResourceDpop ? { dpop: options.extraResourceDpop } : {}),
+      })),
     ];
     await writeFile(file, JSON.stringify({ resources }));
     resourcesEnv.RESOURCES_FILE = file;
@@ -150,7 +156,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const exchangeEnv: Record<string, string> = {};
   if (tokenExchangeClient) {
     const file = join(dataDir, 'clients.json');
-    const client = { client_id: tokenExchangeClient.clientId, client_secret: tokenExchangeClient.clientSecret, grant_types: [], token_exchange: { resources: [mcpUrl] } };
+    const client = {
+      client_id: tokenExchangeClient.clientId,
+      client_secret: tokenExchangeClient.clientSecret,
+      grant_types: [],
+      token_exchange: { resources: [mcpUrl] },
+    };
     await writeFile(file, JSON.stringify({ clients: [client, ...(options.extraClients ?? [])] }));
     exchangeEnv.CLIENTS_FILE = file;
   }

@@ -40,7 +40,18 @@ export interface AppDeps {
  * registration, the interaction pages, then oidc-provider for every protocol endpoint (it
  * answers CORS for metadata, JWKS, token, revocation and introspection itself).
  */
-export function createApp({ config, provider, upstream, upstreamTokens, accounts, storage, logger, cookieKeys, draining = () => false, metrics }: AppDeps): Koa {
+export function createApp({
+  config,
+  provider,
+  upstream,
+  upstreamTokens,
+  accounts,
+  storage,
+  logger,
+  cookieKeys,
+  draining = () => false,
+  metrics,
+}: AppDeps): Koa {
   // With TRUST_PROXY, ctx.ip is read TRUSTED_PROXY_HOPS entries from the right of X-Forwarded-For.
   const app = new Koa({ proxy: config.trustProxy, maxIpsCount: config.trustedProxyHops, keys: cookieKeys });
 
@@ -83,7 +94,15 @@ export function createApp({ config, provider, upstream, upstreamTokens, accounts
   const registrationCors = cors({ allowMethods: ['GET', 'POST', 'PUT', 'DELETE'], allowHeaders: ['authorization', 'content-type'], maxAge: 3600 });
   app.use((ctx, next) => (routeOf(ctx.path)?.name === 'registration' ? (registrationCors(ctx, next) as Promise<void>) : next()));
 
-  const interactions = interactionRoutes({ provider, upstream, upstreamTokens, accounts, logger, secureCookies: config.secureCookies, ...(metrics ? { observer: interactionObserver(metrics) } : {}) });
+  const interactions = interactionRoutes({
+    provider,
+    upstream,
+    upstreamTokens,
+    accounts,
+    logger,
+    secureCookies: config.secureCookies,
+    ...(metrics ? { observer: interactionObserver(metrics) } : {}),
+  });
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
   const account = accountRoutes({ provider, upstream, accounts, storage, logger, secureCookies: config.secureCookies });

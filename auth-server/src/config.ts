@@ -14,12 +14,9 @@ const url = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 /** An issuer or resource URL is compared as a string: keep it without a trailing slash. */
 const identifierUrl = url.transform((value) => value.replace(/\/+$/, ''));
 
-const csv = z
-  .string()
-  .transform((value) => value.split(/[\s,]+/).filter(Boolean));
+const csv = z.string().transform((value) => value.split(/[\s,]+/).filter(Boolean));
 
 const seconds = z.coerce.number().int().positive();
-
 
 /** Where state is kept (adapters/index.ts). */
 export type StoreChoice = { kind: 'sqlite'; path: string } | ({ kind: 'redis' } & RedisTarget) | { kind: 'memory' };
@@ -65,7 +62,10 @@ export const configSchema = z.object({
   SQLITE_PATH: z.string().default(resolve(import.meta.dirname, '..', '.data', 'auth-server.db')),
 
   /** Key set file (signing + cookie keys), generated on first start when absent. */
-  KEYS_FILE: z.string().min(1).default(resolve(import.meta.dirname, '..', '.data', 'keys.json')),
+  KEYS_FILE: z
+    .string()
+    .min(1)
+    .default(resolve(import.meta.dirname, '..', '.data', 'keys.json')),
   /** The key set as JSON instead of a file (e.g. from a secret manager). */
   SIGNING_KEYS: z.string().min(1).optional(),
   /** Keys that sign cookies; the first signs, all verify. Overrides the key set's. */

@@ -102,7 +102,9 @@ export async function loadKeys(source: KeySource, log: (message: string) => void
     keys = await parseKeySet(source.fromEnv, 'SIGNING_KEYS');
     if (keys.encryptionKeys.length === 0) {
       keys.encryptionKeys = [generateSealingKey()];
-      log('SIGNING_KEYS has no encryptionKeys: upstream tokens are sealed with a key of this process only, unreadable after a restart and by other instances; add one (see the README)');
+      log(
+        'SIGNING_KEYS has no encryptionKeys: upstream tokens are sealed with a key of this process only, unreadable after a restart and by other instances; add one (see the README)',
+      );
     }
   } else {
     keys = await exclusively(source.file, async () => {
@@ -156,7 +158,10 @@ async function exclusively<T>(file: string, task: () => Promise<T>): Promise<T> 
       break;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const age = await stat(lock).then((info) => Date.now() - info.mtimeMs, () => 0);
+      const age = await stat(lock).then(
+        (info) => Date.now() - info.mtimeMs,
+        () => 0,
+      );
       if (age > STALE_LOCK_MS) await unlink(lock).catch(() => {});
       // eslint-disable-next-line preserve-caught-error -- the EEXIST is the expected answer, not the cause: another process holds the lock
       else if (attempt > 400) throw new Error(`${lock} is held by another process; remove it if no auth server is starting`);

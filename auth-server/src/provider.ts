@@ -160,7 +160,14 @@ export function createProvider(deps: ProviderDeps): Provider {
   provider.use(unauthorizedClientForDisallowedGrants);
   provider.use(metadataCacheControl);
   provider.on('authorization.error', errorRedirects.onError);
-  installTokenExchange(provider, { upstreamTokens: deps.upstreamTokens, adapter: deps.adapter, exchangers: deps.exchangers, audiences: config.upstreamAudiences, signingKeys: deps.signingKeys, logger: deps.logger });
+  installTokenExchange(provider, {
+    upstreamTokens: deps.upstreamTokens,
+    adapter: deps.adapter,
+    exchangers: deps.exchangers,
+    audiences: config.upstreamAudiences,
+    signingKeys: deps.signingKeys,
+    logger: deps.logger,
+  });
 
   // RFC 8252 §7.3 for every client, not only `application_type: native` ones.
   // eslint-disable-next-line @typescript-eslint/unbound-method -- called on the client below (exactMatch.call(this, …))

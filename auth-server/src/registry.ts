@@ -49,11 +49,18 @@ const clientsSchema = z.object({
         /** May exchange users' access tokens for these resources for their upstream IdP tokens (RFC 8693; a resource server). */
         token_exchange: z.object({ resources: z.array(z.url({ protocol: /^https?$/ })).min(1) }).optional(),
       })
-      .refine((client) => client.token_endpoint_auth_method === 'none' || client.client_secret || client.client_secret_env, 'a confidential client needs client_secret or client_secret_env')
-      .refine((client) => !client.token_exchange || client.token_endpoint_auth_method !== 'none', { path: ['token_exchange'], error: 'token exchange needs a confidential client' })
+      .refine(
+        (client) => client.token_endpoint_auth_method === 'none' || client.client_secret || client.client_secret_env,
+        'a confidential client needs client_secret or client_secret_env',
+      )
+      .refine((client) => !client.token_exchange || client.token_endpoint_auth_method !== 'none', {
+        path: ['token_exchange'],
+        error: 'token exchange needs a confidential client',
+      })
       .superRefine((client, ctx) => {
         const forbidden = forbiddenGrantTypes('configured', client);
-        if (forbidden.length) ctx.addIssue({ code: 'custom', path: ['grant_types'], message: `client ${client.client_id}: ${grantTypesProblem('configured', forbidden)}` });
+        if (forbidden.length)
+          ctx.addIssue({ code: 'custom', path: ['grant_types'], message: `client ${client.client_id}: ${grantTypesProblem('configured', forbidden)}` });
       }),
   ),
 });
@@ -107,7 +114,10 @@ export async function loadStaticClients(config: Config, env: NodeJS.ProcessEnv =
   const metadata = parsed.data.clients.map(({ client_secret_env, introspection, token_exchange, ...client }): ClientMetadata => {
     if (introspection) introspectors.add(client.client_id);
     if (token_exchange) {
-      exchangers.set(client.client_id, token_exchange.resources.map((url) => url.replace(/\/+$/, '')));
+      exchangers.set(
+        client.client_id,
+        token_exchange.resources.map((url) => url.replace(/\/+$/, '')),
+      );
       (client as { grant_types: string[] }).grant_types = [...client.grant_types, TOKEN_EXCHANGE];
     }
     if (client_secret_env) {

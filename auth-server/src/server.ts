@@ -44,7 +44,12 @@ export async function startAuthServer(config: Config, options: StartOptions = {}
   // A revoked grant stays published as long as a token issued before the revocation can live.
   const revocationRetentionSeconds = Math.max(...resources.map((resource) => resource.accessTokenTtl)) + 60;
   const metrics = createAuthMetrics();
-  const storage = await createStorage({ store: config.store, policy: { refreshOverlapSeconds: config.refreshToken.reuseWindow }, logger, revocationRetentionSeconds });
+  const storage = await createStorage({
+    store: config.store,
+    policy: { refreshOverlapSeconds: config.refreshToken.reuseWindow },
+    logger,
+    revocationRetentionSeconds,
+  });
   storage.adapter = timedAdapters(storage.adapter, storage.kind, metrics);
   try {
     const keys = await loadKeys({ fromEnv: config.signingKeysJson, file: config.keysFile, cookieKeys: config.cookieKeys }, (message) => logger.warn(message));
@@ -54,7 +59,13 @@ export async function startAuthServer(config: Config, options: StartOptions = {}
     if (config.cimd.allowLoopback) logger.warn('CIMD_ALLOW_LOOPBACK is on: client metadata documents on loopback hosts are fetched (development only)');
 
     const upstream = new UpstreamIdp({ ...config.idp });
-    const upstreamTokens = createUpstreamTokens({ storage, keys: keys.encryptionKeys, upstream, grantTtl: config.refreshToken.ttl, enabled: clients.exchangers.size > 0 });
+    const upstreamTokens = createUpstreamTokens({
+      storage,
+      keys: keys.encryptionKeys,
+      upstream,
+      grantTtl: config.refreshToken.ttl,
+      enabled: clients.exchangers.size > 0,
+    });
     const provider = createProvider({
       config,
       upstreamTokens,
@@ -71,7 +82,18 @@ export async function startAuthServer(config: Config, options: StartOptions = {}
     });
     countProviderEvents(provider, metrics, [...resources.map((resource) => resource.url), ...config.upstreamAudiences]);
     let draining = false;
-    const app = createApp({ metrics, config, provider, upstream, upstreamTokens, accounts, storage, logger, cookieKeys: keys.cookieKeys, draining: () => draining });
+    const app = createApp({
+      metrics,
+      config,
+      provider,
+      upstream,
+      upstreamTokens,
+      accounts,
+      storage,
+      logger,
+      cookieKeys: keys.cookieKeys,
+      draining: () => draining,
+    });
 
     const handle = app.callback();
     // Koa settles each request itself (ctx.onerror), so the promise it returns needs no one waiting on it.
@@ -81,7 +103,16 @@ export async function startAuthServer(config: Config, options: StartOptions = {}
     const { port } = server.address() as AddressInfo;
     const metricsListener = config.metrics ? await startMetricsListener(metrics.registry, config.metrics) : undefined;
     if (metricsListener) logger.info({ metrics: metricsListener.url }, 'metrics listener ready');
-    logger.info({ issuer: config.issuer, listening: `${config.host}:${port}`, storage: storage.kind, storageLocation: storage.location, resources: resources.map((resource) => resource.url) }, 'auth-server ready');
+    logger.info(
+      {
+        issuer: config.issuer,
+        listening: `${config.host}:${port}`,
+        storage: storage.kind,
+        storageLocation: storage.location,
+        resources: resources.map((resource) => resource.url),
+      },
+      'auth-server ready',
+    );
     let closing: Promise<void> | undefined;
     return {
       issuer: config.issuer,

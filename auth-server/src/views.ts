@@ -90,26 +90,37 @@ export function consentPage(view: ConsentView): string {
   const scopes = view.scopes.map((scope) => html`<li><code>${scope.name}</code> — ${scope.description}</li>`);
   return layout(
     `Authorize ${view.clientName}`,
-    html`
-<h1>Allow <strong>${view.clientName}</strong> to access your MCP server?</h1>
-<p class="muted">Signed in as ${view.userLabel}</p>
-${view.verified
-    ? html`<p class="muted">Verified: its details are published by <strong>${view.verifiedBy}</strong>.</p>`
-    : html`<p class="warning">Unverified application: it registered itself, so its name is not checked. Continue only if you started this sign-in and recognise <strong>${view.redirectHost}</strong>.</p>`}
-<p>It will return to <strong>${view.redirectHost}</strong> and be able to:</p>
-<ul class="scopes">${scopes}</ul>
-${view.resource ? html`<p class="muted">Resource: <code>${view.resource}</code></p>` : ''}
-<form method="post" action="/interaction/${view.uid}/consent">
-  <div class="actions">
-    <button class="secondary" type="submit" name="decision" value="deny">Deny</button>
-    <button class="primary" type="submit" name="decision" value="allow" autofocus>Allow</button>
-  </div>
-</form>
-<p class="muted">Client ID: <code>${view.clientId}</code></p>`,
+    html` <h1>Allow <strong>${view.clientName}</strong> to access your MCP server?</h1>
+      <p class="muted">Signed in as ${view.userLabel}</p>
+      ${
+        view.verified
+          ? html`<p class="muted">Verified: its details are published by <strong>${view.verifiedBy}</strong>.</p>`
+          : html`<p class="warning">
+              Unverified application: it registered itself, so its name is not checked. Continue only if you started this sign-in and recognise
+              <strong>${view.redirectHost}</strong>.
+            </p>`
+      }
+      <p>It will return to <strong>${view.redirectHost}</strong> and be able to:</p>
+      <ul class="scopes">
+        ${scopes}
+      </ul>
+      ${view.resource ? html`<p class="muted">Resource: <code>${view.resource}</code></p>` : ''}
+      <form method="post" action="/interaction/${view.uid}/consent">
+        <div class="actions">
+          <button class="secondary" type="submit" name="decision" value="deny">Deny</button>
+          <button class="primary" type="submit" name="decision" value="allow" autofocus>Allow</button>
+        </div>
+      </form>
+      <p class="muted">Client ID: <code>${view.clientId}</code></p>`,
   );
 }
 
 /** An error page; `back` is a link the user may follow to return to the application. */
 export function errorPage(title: string, message: string, back?: { href: string; label: string }): string {
-  return layout(title, html`<h1>${title}</h1><p>${message}</p>${back ? html`<p><a href="${back.href}">${back.label}</a></p>` : ''}`);
+  return layout(
+    title,
+    html`<h1>${title}</h1>
+      <p>${message}</p>
+      ${back ? html`<p><a href="${back.href}">${back.label}</a></p>` : ''}`,
+  );
 }

@@ -93,7 +93,10 @@ describe('Client ID Metadata Documents', () => {
   });
 
   it('refuses a redirect URI the document does not list', async () => {
-    const page = await openWithoutLeaving(development, authorize(development, `${documents.origin}/clients/good.json`, { redirect_uri: 'https://attacker.example/cb' }));
+    const page = await openWithoutLeaving(
+      development,
+      authorize(development, `${documents.origin}/clients/good.json`, { redirect_uri: 'https://attacker.example/cb' }),
+    );
     expect(page.status).toBe(400);
     expect(page.text()).toContain('invalid_redirect_uri');
   });
@@ -131,11 +134,19 @@ describe('which hosts a client metadata document may be fetched from', () => {
   });
 
   it('allows loopback only with the development switch, and still no private address', async () => {
-    expect(await outboundVerdict(new URL('https://127.0.0.1/c.json'), { allowLoopback: true })).toEqual({ allowed: true, loopback: true, addresses: ['127.0.0.1'] });
+    expect(await outboundVerdict(new URL('https://127.0.0.1/c.json'), { allowLoopback: true })).toEqual({
+      allowed: true,
+      loopback: true,
+      addresses: ['127.0.0.1'],
+    });
     expect((await outboundVerdict(new URL('https://10.1.2.3/c.json'), { allowLoopback: true })).allowed).toBe(false);
   });
 
   it('allows a public address', async () => {
-    expect(await outboundVerdict(new URL('https://93.184.215.14/client.json'), { allowLoopback: false })).toEqual({ allowed: true, loopback: false, addresses: ['93.184.215.14'] });
+    expect(await outboundVerdict(new URL('https://93.184.215.14/client.json'), { allowLoopback: false })).toEqual({
+      allowed: true,
+      loopback: false,
+      addresses: ['93.184.215.14'],
+    });
   });
 });

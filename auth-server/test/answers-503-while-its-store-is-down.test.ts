@@ -54,14 +54,25 @@ describe('Redis goes down under a running auth server', () => {
   });
 
   it('answers registration with 503 temporarily_unavailable and Retry-After', async () => {
-    const response = await fetch(`${stack.authServerIssuer}/reg`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ redirect_uris: ['http://127.0.0.1:8976/callback'] }) });
+    const response = await fetch(`${stack.authServerIssuer}/reg`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ redirect_uris: ['http://127.0.0.1:8976/callback'] }),
+    });
     expect(response.status).toBe(503);
     expect(response.headers.get('retry-after')).toBe('5');
     expect(await response.json()).toMatchObject({ error: 'temporarily_unavailable' });
   });
 
   it('shows a browser a readable 503 page', async () => {
-    const url = authorizationUrl(stack.authServerIssuer, { client_id: clientId, redirect_uri: 'http://127.0.0.1:8976/callback', scope: 'mcp:tools', resource: stack.mcpUrl, code_challenge: pkce().challenge, code_challenge_method: 'S256' });
+    const url = authorizationUrl(stack.authServerIssuer, {
+      client_id: clientId,
+      redirect_uri: 'http://127.0.0.1:8976/callback',
+      scope: 'mcp:tools',
+      resource: stack.mcpUrl,
+      code_challenge: pkce().challenge,
+      code_challenge_method: 'S256',
+    });
     const page = await new ScriptedBrowser().open(url, { stopAt: (target) => target.startsWith('http://127.0.0.1:8976') });
     expect(page.status).toBe(503);
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
@@ -72,7 +83,10 @@ describe('Redis goes down under a running auth server', () => {
   it('is not ready, naming Redis', async () => {
     const response = await fetch(`${stack.authServerIssuer}/readyz`);
     expect(response.status).toBe(503);
-    expect(await response.json()).toMatchObject({ status: 'not ready', storage: { kind: 'redis', ok: false, detail: `redis at ${new URL(redis.url).host} is not reachable` } });
+    expect(await response.json()).toMatchObject({
+      status: 'not ready',
+      storage: { kind: 'redis', ok: false, detail: `redis at ${new URL(redis.url).host} is not reachable` },
+    });
   });
 
   it('recovers by itself when Redis is back', async () => {

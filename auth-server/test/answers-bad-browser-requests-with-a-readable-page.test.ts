@@ -20,7 +20,14 @@ afterAll(() => stack?.close());
 
 /** Logs alice in at the IdP and stops on the consent page. */
 async function consentPage(browser: ScriptedBrowser): Promise<Page> {
-  const url = authorizationUrl(stack.authServerIssuer, { client_id: clientId, redirect_uri: redirectUri, scope: 'mcp:tools', resource: stack.mcpUrl, code_challenge: pkce().challenge, code_challenge_method: 'S256' });
+  const url = authorizationUrl(stack.authServerIssuer, {
+    client_id: clientId,
+    redirect_uri: redirectUri,
+    scope: 'mcp:tools',
+    resource: stack.mcpUrl,
+    code_challenge: pkce().challenge,
+    code_challenge_method: 'S256',
+  });
   const login = await browser.open(url);
   const page = await browser.submitForm(login, { fields: { login: DEMO_USERS.alice.login, password: DEMO_USERS.alice.password } });
   expect(page.text()).toContain('to access your MCP server');

@@ -32,7 +32,8 @@ beforeAll(async () => {
 });
 afterAll(() => stack?.close());
 
-const login = (key: DpopKey | undefined, resource = stack.mcpUrl) => obtainDpopAccessToken({ issuer: stack.authServerIssuer, resource, user: DEMO_USERS.alice, key });
+const login = (key: DpopKey | undefined, resource = stack.mcpUrl) =>
+  obtainDpopAccessToken({ issuer: stack.authServerIssuer, resource, user: DEMO_USERS.alice, key });
 const machineToken = (key: DpopKey | undefined, resource = stack.mcpUrl, issuer = stack.authServerIssuer, proof?: string) =>
   dpopTokenRequest(issuer, { grant_type: 'client_credentials', resource }, key, { headers: { authorization: basic, ...(proof ? { dpop: proof } : {}) } });
 
@@ -54,7 +55,8 @@ describe('the authorization code and refresh grants', () => {
     expect(decodeJwt(accessToken).cnf).toEqual({ jkt: key.thumbprint });
     const refreshToken = String(response.body.refresh_token);
 
-    const refresh = (with_: DpopKey | undefined) => dpopTokenRequest(stack.authServerIssuer, { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: clientId }, with_);
+    const refresh = (with_: DpopKey | undefined) =>
+      dpopTokenRequest(stack.authServerIssuer, { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: clientId }, with_);
     const withoutProof = await refresh(undefined);
     expect(withoutProof.status).toBe(400);
     expect(withoutProof.body.error).toBe('invalid_grant');
@@ -75,7 +77,11 @@ describe('the authorization code and refresh grants', () => {
     expect(response.status).toBe(200);
     expect(response.body.token_type).toBe('Bearer');
     expect(decodeJwt(String(response.body.access_token)).cnf).toBeUndefined();
-    const refreshed = await dpopTokenRequest(stack.authServerIssuer, { grant_type: 'refresh_token', refresh_token: String(response.body.refresh_token), client_id: clientId }, undefined);
+    const refreshed = await dpopTokenRequest(
+      stack.authServerIssuer,
+      { grant_type: 'refresh_token', refresh_token: String(response.body.refresh_token), client_id: clientId },
+      undefined,
+    );
     expect(refreshed.status).toBe(200);
     expect(refreshed.body.token_type).toBe('Bearer');
   });
@@ -85,8 +91,21 @@ describe('the authorization code and refresh grants', () => {
     const wrongHtu = await key.proof({ htm: 'POST', htu: `${stack.authServerIssuer}/token/introspection` });
     const { body: client } = await registerClient(stack.authServerIssuer);
     const redirectUri = client.redirect_uris[0]!;
-    const { callback, verifier } = await authorizeClient({ issuer: stack.authServerIssuer, clientId: client.client_id, redirectUri, user: DEMO_USERS.alice, params: { scope: 'mcp:tools', resource: stack.mcpUrl } });
-    const params = { grant_type: 'authorization_code', code: callback.searchParams.get('code')!, redirect_uri: redirectUri, code_verifier: verifier, client_id: client.client_id, resource: stack.mcpUrl };
+    const { callback, verifier } = await authorizeClient({
+      issuer: stack.authServerIssuer,
+      clientId: client.client_id,
+      redirectUri,
+      user: DEMO_USERS.alice,
+      params: { scope: 'mcp:tools', resource: stack.mcpUrl },
+    });
+    const params = {
+      grant_type: 'authorization_code',
+      code: callback.searchParams.get('code')!,
+      redirect_uri: redirectUri,
+      code_verifier: verifier,
+      client_id: client.client_id,
+      resource: stack.mcpUrl,
+    };
 
     const refused = await dpopTokenRequest(stack.authServerIssuer, params, undefined, { headers: { dpop: wrongHtu } });
     expect(refused.status).toBe(400);
@@ -169,14 +188,20 @@ describe('server-provided nonces (DPOP_NONCE_SECRET)', () => {
     const nonce = first.headers.get('dpop-nonce');
     expect(nonce).toMatch(/^[\w-]{20,}$/);
 
-    const retried = await dpopTokenRequest(nonceStack.authServerIssuer, { grant_type: 'client_credentials', resource: nonceStack.mcpUrl }, key, { nonce: nonce!, headers: { authorization: basic } });
+    const retried = await dpopTokenRequest(nonceStack.authServerIssuer, { grant_type: 'client_credentials', resource: nonceStack.mcpUrl }, key, {
+      nonce: nonce!,
+      headers: { authorization: basic },
+    });
     expect(retried.status).toBe(200);
     expect(retried.body.token_type).toBe('DPoP');
   });
 
   it('refuses a nonce it did not issue', async () => {
     const key = await DpopKey.generate();
-    const response = await dpopTokenRequest(nonceStack.authServerIssuer, { grant_type: 'client_credentials', resource: nonceStack.mcpUrl }, key, { nonce: 'not-a-nonce-of-this-server', headers: { authorization: basic } });
+    const response = await dpopTokenRequest(nonceStack.authServerIssuer, { grant_type: 'client_credentials', resource: nonceStack.mcpUrl }, key, {
+      nonce: 'not-a-nonce-of-this-server',
+      headers: { authorization: basic },
+    });
     expect(response.status).toBe(400);
     expect(response.body.error).toBe('use_dpop_nonce');
   });

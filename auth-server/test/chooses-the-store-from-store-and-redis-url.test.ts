@@ -56,9 +56,16 @@ it('puts the auth server’s SQLite file beside its key set', () => {
 });
 
 it('keeps docker compose on Redis for both servers', () => {
-  const compose = parse(readFileSync(resolve(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, { environment?: Record<string, string | number | boolean> }> };
+  const compose = parse(readFileSync(resolve(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+    services: Record<string, { environment?: Record<string, string | number | boolean> }>;
+  };
   const env = (service: string) =>
-    Object.fromEntries(Object.entries(compose.services[service]!.environment ?? {}).map(([key, value]) => [key, String(value).startsWith('${') ? 'from-compose' : String(value)]));
+    Object.fromEntries(
+      Object.entries(compose.services[service]!.environment ?? {}).map(([key, value]) => [
+        key,
+        String(value).startsWith('${') ? 'from-compose' : String(value),
+      ]),
+    );
   expect(loadAuthConfig(env('auth-server')).store).toEqual({ kind: 'redis', url: 'redis://redis:6379' });
   expect(loadResourceConfig(env('resource-server')).store).toMatchObject({ kind: 'redis', url: 'redis://redis:6379' });
 });

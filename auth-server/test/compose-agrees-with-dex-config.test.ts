@@ -14,7 +14,18 @@ import { loadStaticClients } from '../src/registry.ts';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const compose = parse(readFileSync(resolve(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
-  services: Record<string, { environment?: Record<string, string | number | boolean>; ports?: string[]; volumes?: string[]; build?: { context: string; dockerfile: string }; command?: string[]; image?: string; profiles?: string[] }>;
+  services: Record<
+    string,
+    {
+      environment?: Record<string, string | number | boolean>;
+      ports?: string[];
+      volumes?: string[];
+      build?: { context: string; dockerfile: string };
+      command?: string[];
+      image?: string;
+      profiles?: string[];
+    }
+  >;
 };
 const rawDex = readFileSync(resolve(root, 'dex/config.yaml'), 'utf8');
 const SECRET = 'compose-test-secret';
@@ -38,7 +49,10 @@ const resource = loadResourceConfig(resourceEnv);
 
 describe('docker-compose.yml', () => {
   it('runs the four services of the design, and Prometheus and Grafana in the observability profile', () => {
-    const inProfile = (profile: string | undefined) => Object.keys(compose.services).filter((name) => compose.services[name]!.profiles?.[0] === profile).sort();
+    const inProfile = (profile: string | undefined) =>
+      Object.keys(compose.services)
+        .filter((name) => compose.services[name]!.profiles?.[0] === profile)
+        .sort();
     expect(inProfile(undefined)).toEqual(['auth-server', 'dex', 'redis', 'resource-server']);
     expect(inProfile('observability')).toEqual(['grafana', 'prometheus']);
     for (const service of ['auth-server', 'resource-server']) {
@@ -123,7 +137,9 @@ describe('docker-compose.yml observability', () => {
   it('turns metrics on in both servers, where Prometheus scrapes them over the compose network', () => {
     expect(auth.metrics).toEqual({ host: '0.0.0.0', port: 9464 });
     expect(resource.metrics).toEqual({ host: '0.0.0.0', port: 9465 });
-    const scrape = parse(readFileSync(mounted('prometheus', '/etc/prometheus/prometheus.yml'), 'utf8')) as { scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[] };
+    const scrape = parse(readFileSync(mounted('prometheus', '/etc/prometheus/prometheus.yml'), 'utf8')) as {
+      scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+    };
     const targets = Object.fromEntries(scrape.scrape_configs.map((job) => [job.job_name, job.static_configs[0]!.targets]));
     expect(targets).toEqual({ 'auth-server': [`auth-server:${auth.metrics!.port}`], 'resource-server': [`resource-server:${resource.metrics!.port}`] });
     // Not published on the host: only the compose network reaches them.
@@ -131,12 +147,18 @@ describe('docker-compose.yml observability', () => {
   });
 
   it('provisions Grafana with the Prometheus data source and the dashboard', () => {
-    const datasources = parse(readFileSync(resolve(mounted('grafana', '/etc/grafana/provisioning'), 'datasources', 'prometheus.yaml'), 'utf8')) as { datasources: { uid: string; url: string }[] };
+    const datasources = parse(readFileSync(resolve(mounted('grafana', '/etc/grafana/provisioning'), 'datasources', 'prometheus.yaml'), 'utf8')) as {
+      datasources: { uid: string; url: string }[];
+    };
     const prometheusPort = Number(compose.services.prometheus!.ports![0]!.split(':').pop());
     expect(datasources.datasources[0]!.url).toBe(`http://prometheus:${prometheusPort}`);
-    const providers = parse(readFileSync(resolve(mounted('grafana', '/etc/grafana/provisioning'), 'dashboards', 'dashboards.yaml'), 'utf8')) as { providers: { options: { path: string } }[] };
+    const providers = parse(readFileSync(resolve(mounted('grafana', '/etc/grafana/provisioning'), 'dashboards', 'dashboards.yaml'), 'utf8')) as {
+      providers: { options: { path: string } }[];
+    };
     expect(providers.providers[0]!.options.path).toBe('/var/lib/grafana/dashboards');
-    const dashboard = JSON.parse(readFileSync(resolve(mounted('grafana', '/var/lib/grafana/dashboards'), 'mcp-oauth.json'), 'utf8')) as { panels: { datasource: { uid: string } }[] };
+    const dashboard = JSON.parse(readFileSync(resolve(mounted('grafana', '/var/lib/grafana/dashboards'), 'mcp-oauth.json'), 'utf8')) as {
+      panels: { datasource: { uid: string } }[];
+    };
     expect(new Set(dashboard.panels.map((panel) => panel.datasource.uid))).toEqual(new Set([datasources.datasources[0]!.uid]));
   });
 });

@@ -143,14 +143,20 @@ describe('pnpm start, log in, add a note, Ctrl-C, pnpm start', () => {
     // The CLI logs in…
     const login = runCli(['login', mcpUrl, '--no-browser', '--json', '--timeout', '60'], cliEnv);
     const authorize = await login.waitFor('authorizationUrl');
-    const { callback } = await authorizeInBrowser(browser, String(authorize.authorizationUrl), { redirectUri: String(authorize.redirectUri), user: DEMO_USERS.alice });
+    const { callback } = await authorizeInBrowser(browser, String(authorize.authorizationUrl), {
+      redirectUri: String(authorize.redirectUri),
+      user: DEMO_USERS.alice,
+    });
     expect((await browser.open(callback.href)).status).toBe(200);
     expect(await login.exit).toBe(0);
 
     // …and adds a note, which needs notes:write: a step-up authorization.
     const add = runCli(['call', mcpUrl, 'notes_add', '{"text":"buy milk"}', '--no-browser', '--json', '--timeout', '60'], cliEnv);
     const stepUp = await add.waitFor('authorizationUrl');
-    const { callback: stepUpCallback } = await authorizeInBrowser(browser, String(stepUp.authorizationUrl), { redirectUri: String(stepUp.redirectUri), user: DEMO_USERS.alice });
+    const { callback: stepUpCallback } = await authorizeInBrowser(browser, String(stepUp.authorizationUrl), {
+      redirectUri: String(stepUp.redirectUri),
+      user: DEMO_USERS.alice,
+    });
     await browser.open(stepUpCallback.href);
     expect(await add.exit).toBe(0);
     expect(add.lines.map((line) => line.step)).toContain('step_up');
@@ -159,7 +165,13 @@ describe('pnpm start, log in, add a note, Ctrl-C, pnpm start', () => {
 
     // A web client, whose consent is remembered (its redirect is not loopback).
     const webBrowser = new ScriptedBrowser();
-    const web = await obtainAccessToken({ issuer, resource: mcpUrl, user: DEMO_USERS.alice, browser: webBrowser, clientMetadata: { application_type: 'web', redirect_uris: [WEB_REDIRECT] } });
+    const web = await obtainAccessToken({
+      issuer,
+      resource: mcpUrl,
+      user: DEMO_USERS.alice,
+      browser: webBrowser,
+      clientMetadata: { application_type: 'web', redirect_uris: [WEB_REDIRECT] },
+    });
     const kidsBefore = await jwksKids();
     const { client } = JSON.parse(await readFile(await cliStoreFile(configDir), 'utf8')) as { client: { client_id: string } };
 
@@ -170,7 +182,10 @@ describe('pnpm start, log in, add a note, Ctrl-C, pnpm start', () => {
 
     // The start-up log says which store and which file, and nothing warns about lost state.
     expect(second.auth.logs.find((line) => line.msg === 'auth-server ready')).toMatchObject({ storage: 'sqlite', storageLocation: authEnv.SQLITE_PATH });
-    expect(second.resource.logs.find((line) => line.msg === 'resource-server ready')).toMatchObject({ notes: 'sqlite', notesLocation: resourceEnv.SQLITE_PATH });
+    expect(second.resource.logs.find((line) => line.msg === 'resource-server ready')).toMatchObject({
+      notes: 'sqlite',
+      notesLocation: resourceEnv.SQLITE_PATH,
+    });
     const warnings = [...second.auth.logs, ...second.resource.logs].filter((line) => line.level >= 40).map((line) => line.msg);
     expect(warnings.filter((message) => /lost|in this process|memory/i.test(message))).toEqual([]);
 
@@ -197,7 +212,14 @@ describe('pnpm start, log in, add a note, Ctrl-C, pnpm start', () => {
     expect(authorization.headers.get('location')).toContain('/interaction/');
 
     // Same browser, same web client, same scopes: no login and no consent page.
-    const again = await authorizeClient({ issuer, clientId: web.clientId, redirectUri: WEB_REDIRECT, user: DEMO_USERS.alice, browser: webBrowser, params: { scope: 'mcp:tools mcp:resources mcp:prompts', resource: mcpUrl } });
+    const again = await authorizeClient({
+      issuer,
+      clientId: web.clientId,
+      redirectUri: WEB_REDIRECT,
+      user: DEMO_USERS.alice,
+      browser: webBrowser,
+      params: { scope: 'mcp:tools mcp:resources mcp:prompts', resource: mcpUrl },
+    });
     expect(again.pagesSeen.map((page) => `${page.url} ${page.text().slice(0, 200)}`)).toEqual([]);
     expect(again.callback.searchParams.get('code')).toBeTruthy();
   });

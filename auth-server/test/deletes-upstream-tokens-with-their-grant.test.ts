@@ -22,10 +22,12 @@ afterAll(async () => {
   await stack?.close();
 });
 
-const exchange = (subjectToken: string) => exchangeToken(stack.authServerIssuer, stack.tokenExchangeClient!, { subject_token: subjectToken, audience: stack.idpIssuer });
+const exchange = (subjectToken: string) =>
+  exchangeToken(stack.authServerIssuer, stack.tokenExchangeClient!, { subject_token: subjectToken, audience: stack.idpIssuer });
 const upstreamRecords = () => redis.keys('oidc:UpstreamToken:*');
 const login = () => obtainAccessToken({ issuer: stack.authServerIssuer, resource: stack.mcpUrl, user: DEMO_USERS.alice, scope: 'mcp:tools upstream:read' });
-const refresh = (clientId: string, refreshToken: string) => tokenRequest(stack.authServerIssuer, { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: clientId });
+const refresh = (clientId: string, refreshToken: string) =>
+  tokenRequest(stack.authServerIssuer, { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: clientId });
 
 describe('upstream tokens live and die with their MCP grant', () => {
   it('survive a refresh of the MCP tokens: the new access token exchanges for the same upstream token', async () => {

@@ -26,7 +26,15 @@ let alice: { access_token: string; refresh_token?: string };
 let aliceClientId: string;
 
 beforeAll(async () => {
-  const logger = pino({ level: 'debug' }, new Writable({ write: (chunk, _encoding, done) => { logLines.push(String(chunk)); done(); } }));
+  const logger = pino(
+    { level: 'debug' },
+    new Writable({
+      write: (chunk, _encoding, done) => {
+        logLines.push(String(chunk));
+        done();
+      },
+    }),
+  );
   stack = await startStack({
     tokenExchange: true,
     extraResourcePaths: ['/other-mcp'],
@@ -43,8 +51,11 @@ beforeAll(async () => {
 afterAll(() => stack?.close());
 
 const resourceServer = () => stack.tokenExchangeClient!;
-const exchange = (subjectToken: string | undefined, params: Record<string, string | undefined> = {}, client: Parameters<typeof exchangeToken>[1] = resourceServer()) =>
-  exchangeToken(stack.authServerIssuer, client, { subject_token: subjectToken, audience: stack.idpIssuer, ...params });
+const exchange = (
+  subjectToken: string | undefined,
+  params: Record<string, string | undefined> = {},
+  client: Parameters<typeof exchangeToken>[1] = resourceServer(),
+) => exchangeToken(stack.authServerIssuer, client, { subject_token: subjectToken, audience: stack.idpIssuer, ...params });
 
 describe('token exchange for the upstream access token', () => {
   it('is advertised in the metadata', async () => {
@@ -110,7 +121,12 @@ describe('token exchange for the upstream access token', () => {
       expect(body.error).toBe('invalid_grant');
     }
     // A machine token has no user behind it.
-    const machineToken = await tokenRequest(stack.authServerIssuer, { grant_type: 'client_credentials', client_id: MACHINE.clientId, client_secret: MACHINE.clientSecret, resource: stack.mcpUrl });
+    const machineToken = await tokenRequest(stack.authServerIssuer, {
+      grant_type: 'client_credentials',
+      client_id: MACHINE.clientId,
+      client_secret: MACHINE.clientSecret,
+      resource: stack.mcpUrl,
+    });
     expect(machineToken.status).toBe(200);
     expect((await exchange(String(machineToken.body.access_token))).body.error).toBe('invalid_grant');
   });

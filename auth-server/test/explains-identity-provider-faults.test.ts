@@ -19,7 +19,14 @@ beforeAll(async () => {
 afterAll(() => stack?.close());
 
 const authorize = () =>
-  authorizationUrl(stack.authServerIssuer, { client_id: clientId, redirect_uri: redirectUri, scope: 'mcp:tools', resource: stack.mcpUrl, code_challenge: pkce().challenge, code_challenge_method: 'S256' });
+  authorizationUrl(stack.authServerIssuer, {
+    client_id: clientId,
+    redirect_uri: redirectUri,
+    scope: 'mcp:tools',
+    resource: stack.mcpUrl,
+    code_challenge: pkce().challenge,
+    code_challenge_method: 'S256',
+  });
 
 /** Starts a sign-in and stops on the IdP's login form; returns it and the state sent to the IdP. */
 async function atTheIdp(browser: ScriptedBrowser) {
@@ -85,7 +92,9 @@ describe('a malformed answer from the IdP', () => {
   it('a code the IdP does not know: 400, the IdP refused', async () => {
     const browser = new ScriptedBrowser();
     const { state } = await atTheIdp(browser);
-    const page = await browser.open(`${stack.authServerIssuer}/upstream/callback?code=not-a-code&state=${encodeURIComponent(state)}&iss=${encodeURIComponent(stack.idpIssuer)}`);
+    const page = await browser.open(
+      `${stack.authServerIssuer}/upstream/callback?code=not-a-code&state=${encodeURIComponent(state)}&iss=${encodeURIComponent(stack.idpIssuer)}`,
+    );
     expectPage(page, 400, /refused to complete this sign-in/);
   });
 });

@@ -64,17 +64,32 @@ describe('the metrics listeners', () => {
 
     // bob signs in and presses Deny.
     const { body: client } = await registerClient(stack.authServerIssuer);
-    const denied = await authorizeClient({ issuer: stack.authServerIssuer, clientId: client.client_id, redirectUri: client.redirect_uris[0]!, user: DEMO_USERS.bob, decision: 'Deny', params: { scope: 'mcp:tools', resource: stack.mcpUrl } });
+    const denied = await authorizeClient({
+      issuer: stack.authServerIssuer,
+      clientId: client.client_id,
+      redirectUri: client.redirect_uris[0]!,
+      user: DEMO_USERS.bob,
+      decision: 'Deny',
+      params: { scope: 'mcp:tools', resource: stack.mcpUrl },
+    });
     expect(denied.callback.searchParams.get('error')).toBe('access_denied');
 
     // Registrations from one address past the limit (X-Forwarded-For: this test's own counter).
-    const register = () => fetch(`${stack.authServerIssuer}/reg`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': '198.51.100.4' }, body: JSON.stringify({ redirect_uris: ['http://127.0.0.1/callback'], token_endpoint_auth_method: 'none', application_type: 'native' }) });
+    const register = () =>
+      fetch(`${stack.authServerIssuer}/reg`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': '198.51.100.4' },
+        body: JSON.stringify({ redirect_uris: ['http://127.0.0.1/callback'], token_endpoint_auth_method: 'none', application_type: 'native' }),
+      });
     const statuses = [];
     for (let attempt = 0; attempt < 4; attempt++) statuses.push((await register()).status);
     expect(statuses).toEqual([201, 201, 201, 429]);
 
     // A Client ID Metadata Document URL without a path is never fetched.
-    const cimd = await fetch(`${stack.authServerIssuer}/auth?${new URLSearchParams({ client_id: 'https://client.example', response_type: 'code', redirect_uri: 'https://client.example/cb', code_challenge: 'x'.repeat(43), code_challenge_method: 'S256', scope: 'mcp:tools' })}`, { redirect: 'manual' });
+    const cimd = await fetch(
+      `${stack.authServerIssuer}/auth?${new URLSearchParams({ client_id: 'https://client.example', response_type: 'code', redirect_uri: 'https://client.example/cb', code_challenge: 'x'.repeat(43), code_challenge_method: 'S256', scope: 'mcp:tools' })}`,
+      { redirect: 'manual' },
+    );
     expect(cimd.status).toBeGreaterThanOrEqual(400);
 
     // MCP: twice with the token (the second from the verified-token cache), without one, with garbage, and a write without notes:write.
@@ -119,7 +134,8 @@ describe('the metrics listeners', () => {
 
     // No token, client id, user or email in any label (or anywhere else).
     for (const text of [as.text, rs.text]) {
-      for (const secret of [tokens.access_token, tokens.refresh_token!, accessToken, clientId, client.client_id, 'alice', 'bob', '@example.com']) expect(text).not.toContain(secret);
+      for (const secret of [tokens.access_token, tokens.refresh_token!, accessToken, clientId, client.client_id, 'alice', 'bob', '@example.com'])
+        expect(text).not.toContain(secret);
     }
   });
 
@@ -139,7 +155,9 @@ describe('the metrics listeners', () => {
         if (type[2] === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) exported.add(`${type[1]}${suffix}`);
       }
     }
-    const dashboard = JSON.parse(readFileSync(resolve(import.meta.dirname, '..', '..', 'deploy', 'grafana', 'dashboards', 'mcp-oauth.json'), 'utf8')) as { panels: { title: string; targets?: { expr: string }[] }[] };
+    const dashboard = JSON.parse(readFileSync(resolve(import.meta.dirname, '..', '..', 'deploy', 'grafana', 'dashboards', 'mcp-oauth.json'), 'utf8')) as {
+      panels: { title: string; targets?: { expr: string }[] }[];
+    };
     const expressions = dashboard.panels.flatMap((panel) => panel.targets ?? []).map((target) => target.expr);
     expect(expressions.length).toBeGreaterThanOrEqual(12);
     const referenced = new Set(expressions.flatMap((expr) => expr.match(/\b(auth_server|resource_server)_[a-z_]+\b/g) ?? []));

@@ -26,7 +26,11 @@ async function startProbeTarget() {
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  return { port: (server.address() as AddressInfo).port, connections: () => connections, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  return {
+    port: (server.address() as AddressInfo).port,
+    connections: () => connections,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
 
 let stack: Stack; // CIMD_ALLOW_LOOPBACK=true: the widest configuration
@@ -52,7 +56,11 @@ describe('registration fields that would make the server fetch a URL', () => {
     const url = `https://127.0.0.1:${target.port}/probe`;
     const metadata = Object.fromEntries(Object.entries(fields).map(([key, value]) => [key, value === 'SECTOR' ? url : value]));
     const before = target.connections();
-    const { status, body } = await registerClient(stack.authServerIssuer, { ...metadata, application_type: 'web', redirect_uris: ['https://app.example.com/cb'] });
+    const { status, body } = await registerClient(stack.authServerIssuer, {
+      ...metadata,
+      application_type: 'web',
+      redirect_uris: ['https://app.example.com/cb'],
+    });
     expect(status).toBe(400);
     expect(body.error).toBe('invalid_client_metadata');
     expect(target.connections()).toBe(before);

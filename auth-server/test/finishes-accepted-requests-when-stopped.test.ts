@@ -54,7 +54,13 @@ const registration = JSON.stringify({ redirect_uris: ['http://127.0.0.1:8976/cal
 describe('SIGTERM', () => {
   it('drains: not ready at once, still serving, the accepted request finishes, then exit 0', async () => {
     const { port } = new URL(issuer);
-    const inFlight = request({ host: '127.0.0.1', port, method: 'POST', path: '/reg', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(registration) } });
+    const inFlight = request({
+      host: '127.0.0.1',
+      port,
+      method: 'POST',
+      path: '/reg',
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(registration) },
+    });
     const answered = once(inFlight, 'response') as Promise<[IncomingMessage]>;
     inFlight.write(registration.slice(0, 10));
     await sleep(50); // the request is on its way in; the grace period keeps the listener open either way

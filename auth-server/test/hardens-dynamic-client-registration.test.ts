@@ -83,7 +83,13 @@ describe('loopback redirect URIs match on any port (RFC 8252 §7.3)', () => {
     const { body } = await registerClient(open.authServerIssuer, { redirect_uris: ['http://localhost/callback'], application_type: 'web' });
     const redirectUri = 'http://localhost:53123/callback';
     const page = await new ScriptedBrowser().open(
-      authorizationUrl(open.authServerIssuer, { client_id: body.client_id, redirect_uri: redirectUri, scope: 'mcp:tools', code_challenge: pkce().challenge, code_challenge_method: 'S256' }),
+      authorizationUrl(open.authServerIssuer, {
+        client_id: body.client_id,
+        redirect_uri: redirectUri,
+        scope: 'mcp:tools',
+        code_challenge: pkce().challenge,
+        code_challenge_method: 'S256',
+      }),
       { stopAt: (target) => !target.startsWith(open.authServerIssuer) },
     );
     // On to the IdP login, not an error page.
@@ -95,7 +101,13 @@ describe('loopback redirect URIs match on any port (RFC 8252 §7.3)', () => {
     const { body } = await registerClient(open.authServerIssuer, { redirect_uris: ['http://localhost/callback'], application_type: 'web' });
     for (const redirectUri of ['http://localhost:53123/other', 'http://127.0.0.2:53123/callback']) {
       const page = await new ScriptedBrowser().open(
-        authorizationUrl(open.authServerIssuer, { client_id: body.client_id, redirect_uri: redirectUri, scope: 'mcp:tools', code_challenge: pkce().challenge, code_challenge_method: 'S256' }),
+        authorizationUrl(open.authServerIssuer, {
+          client_id: body.client_id,
+          redirect_uri: redirectUri,
+          scope: 'mcp:tools',
+          code_challenge: pkce().challenge,
+          code_challenge_method: 'S256',
+        }),
         { stopAt: (target) => !target.startsWith(open.authServerIssuer) },
       );
       expect(page.status).toBe(400);
@@ -117,7 +129,15 @@ describe('registration management (RFC 7592)', () => {
     const updated = await fetch(uri, {
       method: 'PUT',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ client_id: body.client_id, client_name: 'after', redirect_uris: body.redirect_uris, application_type: 'native', token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'] }),
+      body: JSON.stringify({
+        client_id: body.client_id,
+        client_name: 'after',
+        redirect_uris: body.redirect_uris,
+        application_type: 'native',
+        token_endpoint_auth_method: 'none',
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+      }),
     });
     expect(updated.status).toBe(200);
     const updatedBody = (await updated.json()) as { client_name: string; registration_access_token: string };

@@ -137,18 +137,30 @@ describe('client_credentials for pre-registered machine clients', () => {
   });
 
   it('grants only scopes the resource accepts', async () => {
-    const answer = await post('/token', { grant_type: 'client_credentials', resource: stack.mcpUrl, scope: 'mcp:tools notes:write' }, basic('nightly-report', MACHINE_SECRET));
+    const answer = await post(
+      '/token',
+      { grant_type: 'client_credentials', resource: stack.mcpUrl, scope: 'mcp:tools notes:write' },
+      basic('nightly-report', MACHINE_SECRET),
+    );
     expect(answer.status).toBe(200);
     expect(decodeJwt(String(answer.body.access_token)).scope).toBe('mcp:tools notes:write');
     // A scope the resource does not define is not granted (RFC 6749 §3.3: the response says what was).
-    const unknown = await post('/token', { grant_type: 'client_credentials', resource: stack.mcpUrl, scope: 'mcp:tools admin:everything' }, basic('nightly-report', MACHINE_SECRET));
+    const unknown = await post(
+      '/token',
+      { grant_type: 'client_credentials', resource: stack.mcpUrl, scope: 'mcp:tools admin:everything' },
+      basic('nightly-report', MACHINE_SECRET),
+    );
     expect(unknown.status).toBe(200);
     expect(unknown.body.scope).toBe('mcp:tools');
     expect(decodeJwt(String(unknown.body.access_token)).scope).toBe('mcp:tools');
   });
 
   it('refuses a resource it does not serve with invalid_target', async () => {
-    const answer = await post('/token', { grant_type: 'client_credentials', resource: 'https://elsewhere.example/mcp' }, basic('nightly-report', MACHINE_SECRET));
+    const answer = await post(
+      '/token',
+      { grant_type: 'client_credentials', resource: 'https://elsewhere.example/mcp' },
+      basic('nightly-report', MACHINE_SECRET),
+    );
     expect(answer.status).toBe(400);
     expect(answer.body.error).toBe('invalid_target');
   });

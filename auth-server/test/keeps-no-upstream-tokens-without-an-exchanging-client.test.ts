@@ -23,7 +23,14 @@ describe('no token exchange client configured', () => {
     const { body: second } = await registerClient(stack.authServerIssuer, { client_name: 'second client' });
     const redirectUri = second.redirect_uris[0]!;
     const stopAt = (url: string) => url.startsWith(redirectUri);
-    const url = authorizationUrl(stack.authServerIssuer, { client_id: second.client_id, redirect_uri: redirectUri, code_challenge: pkce().challenge, code_challenge_method: 'S256', scope: 'mcp:tools', resource: stack.mcpUrl });
+    const url = authorizationUrl(stack.authServerIssuer, {
+      client_id: second.client_id,
+      redirect_uri: redirectUri,
+      code_challenge: pkce().challenge,
+      code_challenge_method: 'S256',
+      scope: 'mcp:tools',
+      resource: stack.mcpUrl,
+    });
     // Every URL the browser is sent to, redirects included: the IdP would sign alice in silently.
     const consent = await browser.open(url, { stopAt });
     const done = await browser.submitForm(consent, { button: 'Allow', stopAt });

@@ -29,7 +29,8 @@ afterAll(async () => {
   await stack?.close();
 });
 
-const keySet = async () => JSON.parse(await readFile(stack.keysFile, 'utf8')) as { signingKeys: unknown[]; cookieKeys: string[]; encryptionKeys?: { kid: string }[] };
+const keySet = async () =>
+  JSON.parse(await readFile(stack.keysFile, 'utf8')) as { signingKeys: unknown[]; cookieKeys: string[]; encryptionKeys?: { kid: string }[] };
 const sealedWith = async () => {
   const keys = await redis.keys('oidc:UpstreamToken:*');
   return Promise.all(keys.map(async (key) => (JSON.parse((await redis.hget(key, 'payload'))!) as { sealed: string }).sealed.split('.')[1]));
@@ -38,8 +39,14 @@ const keysCli = (...args: string[]) => run(process.execPath, [cli, 'keys', ...ar
 
 describe('encryption key rotation', () => {
   it('keeps stored upstream tokens readable through rotate, restart and retire', async () => {
-    const { clientId, tokens } = await obtainAccessToken({ issuer: stack.authServerIssuer, resource: stack.mcpUrl, user: DEMO_USERS.alice, scope: 'mcp:tools upstream:read' });
-    const exchange = (subjectToken = tokens.access_token) => exchangeToken(stack.authServerIssuer, stack.tokenExchangeClient!, { subject_token: subjectToken, audience: stack.idpIssuer });
+    const { clientId, tokens } = await obtainAccessToken({
+      issuer: stack.authServerIssuer,
+      resource: stack.mcpUrl,
+      user: DEMO_USERS.alice,
+      scope: 'mcp:tools upstream:read',
+    });
+    const exchange = (subjectToken = tokens.access_token) =>
+      exchangeToken(stack.authServerIssuer, stack.tokenExchangeClient!, { subject_token: subjectToken, audience: stack.idpIssuer });
     const before = await exchange();
     expect(before.status).toBe(200);
     const [oldKid] = (await keySet()).encryptionKeys!.map((key) => key.kid);

@@ -28,8 +28,17 @@ describe.each(['sqlite', 'redis'] as const)('on %s', (storage) => {
       KEYS_FILE: stack.keysFile,
       ...(storage === 'sqlite' ? { STORE: 'sqlite', SQLITE_PATH: join(dirname(stack.keysFile), 'auth-server.db') } : { REDIS_URL: stack.authServerRedisUrl! }),
     };
-    for (const [name, user] of [['aliceCli', DEMO_USERS.alice], ['aliceIde', DEMO_USERS.alice], ['bob', DEMO_USERS.bob]] as const) {
-      const { clientId, tokens } = await obtainAccessToken({ issuer: stack.authServerIssuer, resource: stack.mcpUrl, user, clientMetadata: { client_name: `${name} app` } });
+    for (const [name, user] of [
+      ['aliceCli', DEMO_USERS.alice],
+      ['aliceIde', DEMO_USERS.alice],
+      ['bob', DEMO_USERS.bob],
+    ] as const) {
+      const { clientId, tokens } = await obtainAccessToken({
+        issuer: stack.authServerIssuer,
+        resource: stack.mcpUrl,
+        user,
+        clientMetadata: { client_name: `${name} app` },
+      });
       logins[name] = { clientId, refreshToken: tokens.refresh_token! };
     }
   });
@@ -56,12 +65,20 @@ describe.each(['sqlite', 'redis'] as const)('on %s', (storage) => {
 
   it('lists the users who signed in, with their grants', async () => {
     const users = await json<{ email: string; grants: number }[]>('users', 'list');
-    expect(users.map((user) => [user.email, user.grants]).sort()).toEqual([['alice@example.com', 2], ['bob@example.com', 1]]);
+    expect(users.map((user) => [user.email, user.grants]).sort()).toEqual([
+      ['alice@example.com', 2],
+      ['bob@example.com', 1],
+    ]);
   });
 
   it('lists the self-registered clients without their secrets', async () => {
     const clients = await json<{ clientId: string; origin: string; name: string }[]>('clients', 'list');
-    expect(clients.filter((client) => client.origin === 'dynamic').map((client) => client.name).sort()).toEqual(['aliceCli app', 'aliceIde app', 'bob app']);
+    expect(
+      clients
+        .filter((client) => client.origin === 'dynamic')
+        .map((client) => client.name)
+        .sort(),
+    ).toEqual(['aliceCli app', 'aliceIde app', 'bob app']);
     const raw = await admin('clients', 'show', logins.aliceCli!.clientId, '--json');
     expect(raw.code).toBe(0);
     expect(raw.stdout).not.toMatch(/client_secret|registration_access_token|clientSecret/);
@@ -121,6 +138,8 @@ describe.each(['sqlite', 'redis'] as const)('on %s', (storage) => {
 });
 
 it('explains that a memory store cannot be administered from outside the server', async () => {
-  const result = await run(process.execPath, [cli, 'users', 'list'], { env: { PATH: process.env.PATH!, STORE: 'memory' } }).catch((error: unknown) => error as { code: number; stderr: string });
+  const result = await run(process.execPath, [cli, 'users', 'list'], { env: { PATH: process.env.PATH!, STORE: 'memory' } }).catch(
+    (error: unknown) => error as { code: number; stderr: string },
+  );
   expect(result).toMatchObject({ code: 2, stderr: expect.stringContaining('STORE=memory keeps the state inside the auth server process') });
 });

@@ -16,7 +16,12 @@ describe.each([
   { server: 'resource-server', load: (env: Record<string, string>) => loadResourceConfig(env), error: ResourceConfigError },
 ])('$server', ({ load, error }) => {
   it('finds the primary through Sentinels, with their default port and the monitored name', () => {
-    const { store } = load({ REDIS_SENTINELS: 'sentinel-0.redis:26380, sentinel-1.redis,[fd00::1]:26381', REDIS_SENTINEL_NAME: 'mymaster', REDIS_PASSWORD: 'data-secret', REDIS_SENTINEL_PASSWORD: 'sentinel-secret' });
+    const { store } = load({
+      REDIS_SENTINELS: 'sentinel-0.redis:26380, sentinel-1.redis,[fd00::1]:26381',
+      REDIS_SENTINEL_NAME: 'mymaster',
+      REDIS_PASSWORD: 'data-secret',
+      REDIS_SENTINEL_PASSWORD: 'sentinel-secret',
+    });
     expect(store).toMatchObject({
       kind: 'redis',
       sentinel: {
@@ -36,12 +41,22 @@ describe.each([
   it('joins a Cluster from its seed nodes, over TLS with rediss://', () => {
     expect(load({ REDIS_CLUSTER_NODES: 'rediss://node-a:7000,rediss://node-b:7001', REDIS_USERNAME: 'app' }).store).toMatchObject({
       kind: 'redis',
-      cluster: { tls: true, username: 'app', nodes: [{ host: 'node-a', port: 7000 }, { host: 'node-b', port: 7001 }] },
+      cluster: {
+        tls: true,
+        username: 'app',
+        nodes: [
+          { host: 'node-a', port: 7000 },
+          { host: 'node-b', port: 7001 },
+        ],
+      },
     });
   });
 
   it('treats empty topology variables as unset', () => {
-    expect(load({ REDIS_SENTINELS: '', REDIS_SENTINEL_NAME: '', REDIS_CLUSTER_NODES: '', REDIS_URL: 'redis://cache:6379' }).store).toMatchObject({ kind: 'redis', url: 'redis://cache:6379' });
+    expect(load({ REDIS_SENTINELS: '', REDIS_SENTINEL_NAME: '', REDIS_CLUSTER_NODES: '', REDIS_URL: 'redis://cache:6379' }).store).toMatchObject({
+      kind: 'redis',
+      url: 'redis://cache:6379',
+    });
   });
 
   it('names the variables of a combination that cannot work', () => {
@@ -49,7 +64,9 @@ describe.each([
     expect(() => load({ REDIS_URL: 'redis://cache:6379', REDIS_CLUSTER_NODES: 'a:7000' })).toThrow('REDIS_URL, REDIS_CLUSTER_NODES: set only one of them');
     expect(() => load({ REDIS_SENTINELS: 's:26379' })).toThrow('REDIS_SENTINEL_NAME: must be set with REDIS_SENTINELS');
     expect(() => load({ REDIS_SENTINEL_NAME: 'mymaster' })).toThrow('REDIS_SENTINELS: must be set with REDIS_SENTINEL_NAME');
-    expect(() => load({ REDIS_CLUSTER_NODES: 'rediss://a:7000,redis://b:7000' })).toThrow('REDIS_CLUSTER_NODES: must use TLS (rediss://) on every node or on none');
+    expect(() => load({ REDIS_CLUSTER_NODES: 'rediss://a:7000,redis://b:7000' })).toThrow(
+      'REDIS_CLUSTER_NODES: must use TLS (rediss://) on every node or on none',
+    );
     expect(() => load({ REDIS_CLUSTER_NODES: 'redis://user:pw@a:7000' })).toThrow('REDIS_CLUSTER_NODES: must be a comma-separated list of host:port');
     expect(() => load({ REDIS_SENTINELS: 'http://s:26379', REDIS_SENTINEL_NAME: 'm' })).toThrow('REDIS_SENTINELS: must be a comma-separated list');
     expect(() => load({ STORE: 'redis' })).toThrow('REDIS_URL: must be set when STORE=redis (or REDIS_SENTINELS, or REDIS_CLUSTER_NODES)');
@@ -67,7 +84,14 @@ describe('the client built for each topology', () => {
     const { store } = loadAuthConfig({ IDP_CLIENT_SECRET: 'x', REDIS_SENTINELS: 'rediss://s:26379', REDIS_SENTINEL_NAME: 'mymaster' });
     if (store.kind !== 'redis' || !('sentinel' in store)) throw new Error('not a sentinel target');
     const client = lazily(createRedisClient(store, options)) as Redis;
-    expect(client.options).toMatchObject({ name: 'mymaster', sentinelTLS: {}, tls: {}, enableTLSForSentinelMode: true, failoverDetector: true, enableOfflineQueue: false });
+    expect(client.options).toMatchObject({
+      name: 'mymaster',
+      sentinelTLS: {},
+      tls: {},
+      enableTLSForSentinelMode: true,
+      failoverDetector: true,
+      enableOfflineQueue: false,
+    });
     expect(describeRedisTarget(store)).toBe('Sentinel "mymaster" via s:26379');
   });
 

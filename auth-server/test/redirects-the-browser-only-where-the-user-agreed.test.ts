@@ -24,7 +24,13 @@ beforeAll(async () => {
   const clientsFile = join(dir, 'clients.yaml');
   await writeFile(
     clientsFile,
-    ['clients:', '  - client_id: operator-app', '    token_endpoint_auth_method: none', '    grant_types: [authorization_code, refresh_token]', `    redirect_uris: ['${OPERATOR_REDIRECT}']`].join('\n'),
+    [
+      'clients:',
+      '  - client_id: operator-app',
+      '    token_endpoint_auth_method: none',
+      '    grant_types: [authorization_code, refresh_token]',
+      `    redirect_uris: ['${OPERATOR_REDIRECT}']`,
+    ].join('\n'),
   );
   stack = await startStack({ authServerEnv: { CLIENTS_FILE: clientsFile, RATE_LIMIT_REGISTRATION: '1000' } });
 });
@@ -41,7 +47,14 @@ async function webClient(redirectUri: string) {
 }
 
 function authorizeAgain(browser: ScriptedBrowser, clientId: string, redirectUri: string) {
-  return authorizeClient({ issuer: stack.authServerIssuer, clientId, redirectUri, user: DEMO_USERS.alice, browser, params: { scope: 'mcp:tools', resource: stack.mcpUrl } });
+  return authorizeClient({
+    issuer: stack.authServerIssuer,
+    clientId,
+    redirectUri,
+    user: DEMO_USERS.alice,
+    browser,
+    params: { scope: 'mcp:tools', resource: stack.mcpUrl },
+  });
 }
 
 describe('consent for loopback redirect URIs', () => {
@@ -86,7 +99,12 @@ describe('loopback redirect URI matching', () => {
     ['a query the registration has not', 'http://127.0.0.1:5110/callback?next=https://evil.example'],
   ])('refuses %s without redirecting', async (_name, redirectUri) => {
     const clientId = await webClient('http://127.0.0.1/callback');
-    const url = authorizationUrl(stack.authServerIssuer, { client_id: clientId, redirect_uri: redirectUri, code_challenge: pkce().challenge, code_challenge_method: 'S256' });
+    const url = authorizationUrl(stack.authServerIssuer, {
+      client_id: clientId,
+      redirect_uri: redirectUri,
+      code_challenge: pkce().challenge,
+      code_challenge_method: 'S256',
+    });
     const page = await new ScriptedBrowser().open(url, { stopAt: (target) => !target.startsWith(stack.authServerIssuer) });
     expect(page.stoppedAt).toBeUndefined();
     expect(page.status).toBe(400);

@@ -44,14 +44,20 @@ describe.each([
   });
   afterAll(() => stack?.close());
 
-  const exchangeAt = (issuer: string, subjectToken: string) => exchangeToken(issuer, stack.tokenExchangeClient!, { subject_token: subjectToken, audience: stack.idpIssuer });
+  const exchangeAt = (issuer: string, subjectToken: string) =>
+    exchangeToken(issuer, stack.tokenExchangeClient!, { subject_token: subjectToken, audience: stack.idpIssuer });
   const moveClock = (ms: number) => {
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(Date.now() + ms);
   };
 
   it('refreshes an expired upstream token exactly once for ten concurrent exchanges, then hands out the new one', async () => {
-    const { tokens } = await obtainAccessToken({ issuer: stack.authServerIssuer, resource: stack.mcpUrl, user: DEMO_USERS.alice, scope: 'mcp:tools upstream:read' });
+    const { tokens } = await obtainAccessToken({
+      issuer: stack.authServerIssuer,
+      resource: stack.mcpUrl,
+      user: DEMO_USERS.alice,
+      scope: 'mcp:tools upstream:read',
+    });
     const first = await exchangeAt(stack.authServerIssuer, tokens.access_token);
     expect(first.status).toBe(200);
     expect(refreshesAtTheIdp()).toBe(0);
@@ -78,7 +84,13 @@ describe.each([
 
   it('drops the upstream tokens when the IdP refuses the refresh, says to sign in again, and the next sign-in goes through the IdP', async () => {
     const browser = new ScriptedBrowser();
-    const { clientId, tokens } = await obtainAccessToken({ issuer: stack.authServerIssuer, resource: stack.mcpUrl, user: DEMO_USERS.bob, scope: 'mcp:tools upstream:read', browser });
+    const { clientId, tokens } = await obtainAccessToken({
+      issuer: stack.authServerIssuer,
+      resource: stack.mcpUrl,
+      user: DEMO_USERS.bob,
+      scope: 'mcp:tools upstream:read',
+      browser,
+    });
     expect((await exchangeAt(stack.authServerIssuer, tokens.access_token)).status).toBe(200);
 
     await stack.restartIdp(); // it forgets every refresh token it issued

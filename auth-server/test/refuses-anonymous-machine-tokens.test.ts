@@ -27,7 +27,10 @@ let clientsFile: string;
 beforeAll(async () => {
   const dir = await mkdtemp(join(tmpdir(), 'machine-clients-'));
   clientsFile = join(dir, 'clients.yaml');
-  await writeFile(clientsFile, ['clients:', '  - client_id: nightly-report', `    client_secret: ${MACHINE_SECRET}`, '    grant_types: [client_credentials]'].join('\n'));
+  await writeFile(
+    clientsFile,
+    ['clients:', '  - client_id: nightly-report', `    client_secret: ${MACHINE_SECRET}`, '    grant_types: [client_credentials]'].join('\n'),
+  );
   [redis, documents] = await Promise.all([startRedis(), startDocumentServer()]);
   stack = await startStack({
     authServerEnv: { REDIS_URL: redis.url, CLIENTS_FILE: clientsFile, CIMD_ALLOW_LOOPBACK: 'true', RATE_LIMIT_REGISTRATION: '1000' },
@@ -52,7 +55,12 @@ async function clientCredentials(clientId: string, secret?: string) {
 
 describe('dynamic client registration', () => {
   it('refuses a public client that asks for client_credentials', async () => {
-    const { status, body } = await registerClient(stack.authServerIssuer, { grant_types: ['client_credentials'], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'none' });
+    const { status, body } = await registerClient(stack.authServerIssuer, {
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+      token_endpoint_auth_method: 'none',
+    });
     expect(status).toBe(400);
     expect(body.error).toBe('invalid_client_metadata');
     expect(body.error_description).toMatch(/client_credentials/);
@@ -105,7 +113,14 @@ describe('Client ID Metadata Documents', () => {
   it('refuses a document that declares client_credentials, and issues no token for it', async () => {
     const clientId = `${documents.origin}/clients/machine.json`;
     documents.documents.set('/clients/machine.json', {
-      body: { client_id: clientId, client_name: 'Machine', redirect_uris: [], grant_types: ['client_credentials'], response_types: [], token_endpoint_auth_method: 'none' },
+      body: {
+        client_id: clientId,
+        client_name: 'Machine',
+        redirect_uris: [],
+        grant_types: ['client_credentials'],
+        response_types: [],
+        token_endpoint_auth_method: 'none',
+      },
     });
     const answer = await clientCredentials(clientId);
     expect(answer.status).toBeGreaterThanOrEqual(400);
@@ -126,7 +141,10 @@ describe('operator-registered clients', () => {
   it('refuses a CLIENTS_FILE that gives client_credentials to a client without a secret', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'bad-clients-'));
     const file = join(dir, 'clients.yaml');
-    await writeFile(file, ['clients:', '  - client_id: anonymous-machine', '    token_endpoint_auth_method: none', '    grant_types: [client_credentials]'].join('\n'));
+    await writeFile(
+      file,
+      ['clients:', '  - client_id: anonymous-machine', '    token_endpoint_auth_method: none', '    grant_types: [client_credentials]'].join('\n'),
+    );
     const config = loadConfig({ IDP_CLIENT_SECRET: 'x', CLIENTS_FILE: file });
     await expect(loadStaticClients(config)).rejects.toThrow(/anonymous-machine.*client_credentials|client_credentials.*secret/);
   });

@@ -58,7 +58,12 @@ describe('refusals at the authorization endpoint', () => {
   });
 
   it('refuses a resource it does not serve with invalid_target', async () => {
-    const { callback } = await firstAnswer({ scope: 'mcp:tools', code_challenge: pkce().challenge, code_challenge_method: 'S256', resource: 'https://evil.example/mcp' });
+    const { callback } = await firstAnswer({
+      scope: 'mcp:tools',
+      code_challenge: pkce().challenge,
+      code_challenge_method: 'S256',
+      resource: 'https://evil.example/mcp',
+    });
     expect(callback?.searchParams.get('error')).toBe('invalid_target');
   });
 
@@ -81,7 +86,12 @@ describe('refusals at the authorization endpoint', () => {
 
   it('refuses an unknown client without redirecting', async () => {
     const page = await new ScriptedBrowser().open(
-      authorizationUrl(stack.authServerIssuer, { client_id: 'no-such-client', redirect_uri: redirectUri, code_challenge: pkce().challenge, code_challenge_method: 'S256' }),
+      authorizationUrl(stack.authServerIssuer, {
+        client_id: 'no-such-client',
+        redirect_uri: redirectUri,
+        code_challenge: pkce().challenge,
+        code_challenge_method: 'S256',
+      }),
       { stopAt: () => true },
     );
     expect(page.stoppedAt).toBeUndefined();

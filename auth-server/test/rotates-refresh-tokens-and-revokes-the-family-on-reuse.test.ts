@@ -73,10 +73,7 @@ describe('refresh token rotation', () => {
     const replica = await strict.startAuthServerReplica();
     for (let round = 0; round < 5; round++) {
       const { clientId, refreshToken } = await login(strict);
-      const results = await Promise.all([
-        refresh(strict.authServerIssuer, clientId, refreshToken),
-        refresh(replica, clientId, refreshToken),
-      ]);
+      const results = await Promise.all([refresh(strict.authServerIssuer, clientId, refreshToken), refresh(replica, clientId, refreshToken)]);
       const statuses = results.map((result) => result.status).sort();
       expect(statuses).toEqual([200, 400]);
       expect(results.find((result) => result.status === 400)!.body.error).toBe('invalid_grant');

@@ -32,12 +32,22 @@ let secondUrl: string;
 beforeAll(async () => {
   const dir = await mkdtemp(join(tmpdir(), 'rotation-'));
   const clientsFile = join(dir, 'clients.yaml');
-  await writeFile(clientsFile, ['clients:', '  - client_id: rotation-check', `    client_secret: ${SECRET}`, '    grant_types: [client_credentials]'].join('\n'));
+  await writeFile(
+    clientsFile,
+    ['clients:', '  - client_id: rotation-check', `    client_secret: ${SECRET}`, '    grant_types: [client_credentials]'].join('\n'),
+  );
   stack = await startStack({ authServerStorage: 'memory', authServerEnv: { CLIENTS_FILE: clientsFile }, resourceServerEnv: JWKS });
   const port = await freePort();
   secondUrl = `http://127.0.0.1:${port}/mcp`;
   second = await startResourceServer(
-    loadResourceConfig({ RESOURCE_URL: stack.mcpUrl, PORT: String(port), AUTH_SERVER_ISSUER: stack.authServerIssuer, STORE: 'memory', LOG_LEVEL: 'silent', ...JWKS }),
+    loadResourceConfig({
+      RESOURCE_URL: stack.mcpUrl,
+      PORT: String(port),
+      AUTH_SERVER_ISSUER: stack.authServerIssuer,
+      STORE: 'memory',
+      LOG_LEVEL: 'silent',
+      ...JWKS,
+    }),
     pino({ level: 'silent' }),
   );
   vi.useFakeTimers({ toFake: ['Date'] });
@@ -67,7 +77,12 @@ async function statuses(accessToken: string) {
     (
       await fetch(url, {
         method: 'POST',
-        headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18' },
+        headers: {
+          authorization: `Bearer ${accessToken}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2025-06-18',
+        },
         body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} }),
       })
     ).status;

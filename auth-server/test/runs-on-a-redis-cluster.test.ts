@@ -35,7 +35,11 @@ it('is configured from REDIS_CLUSTER_NODES, and named so in the logs and /readyz
 describe('the auth server’s store on the cluster', () => {
   let storage: Storage;
   beforeAll(async () => {
-    storage = await createStorage({ store: loadAuthConfig({ IDP_CLIENT_SECRET: 'x', REDIS_CLUSTER_NODES: cluster.env }).store, policy: { refreshOverlapSeconds: 0 }, logger: silent });
+    storage = await createStorage({
+      store: loadAuthConfig({ IDP_CLIENT_SECRET: 'x', REDIS_CLUSTER_NODES: cluster.env }).store,
+      policy: { refreshOverlapSeconds: 0 },
+      logger: silent,
+    });
   });
   afterAll(() => storage?.close());
 
@@ -103,7 +107,10 @@ describe('the stack on the cluster', () => {
   afterEach(() => vi.useRealTimers());
 
   it('is ready with the cluster as its store, and the resource server reads revoked grants there', async () => {
-    expect(loadResourceConfig({ REDIS_CLUSTER_NODES: cluster.env }).revokedGrants).toMatchObject({ kind: 'redis', target: { cluster: { nodes: cluster.nodes } } });
+    expect(loadResourceConfig({ REDIS_CLUSTER_NODES: cluster.env }).revokedGrants).toMatchObject({
+      kind: 'redis',
+      target: { cluster: { nodes: cluster.nodes } },
+    });
     const response = await fetch(`${stack.authServerIssuer}/readyz`);
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ status: 'ready', storage: { kind: 'redis', ok: true } });
@@ -122,7 +129,11 @@ describe('the stack on the cluster', () => {
     expect(replay).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
     expect(await refresh(next)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
     // The resource server polls the revoked grants once a second: a bounded wait.
-    await until('the resource server refuses the revoked grant’s access token', async () => (await mcp(stack.mcpUrl, { token: tokens.access_token, method: 'tools/list' })).status === 401, 5000);
+    await until(
+      'the resource server refuses the revoked grant’s access token',
+      async () => (await mcp(stack.mcpUrl, { token: tokens.access_token, method: 'tools/list' })).status === 401,
+      5000,
+    );
   });
 
   it('counts registrations per address in the cluster and answers 429 past the limit', async () => {
@@ -140,7 +151,12 @@ describe('the stack on the cluster', () => {
   });
 
   it('refreshes an expired upstream token once for concurrent exchanges (the per-grant lock)', async () => {
-    const { tokens } = await obtainAccessToken({ issuer: stack.authServerIssuer, resource: stack.mcpUrl, user: DEMO_USERS.bob, scope: 'mcp:tools upstream:read' });
+    const { tokens } = await obtainAccessToken({
+      issuer: stack.authServerIssuer,
+      resource: stack.mcpUrl,
+      user: DEMO_USERS.bob,
+      scope: 'mcp:tools upstream:read',
+    });
     const exchange = () => exchangeToken(stack.authServerIssuer, stack.tokenExchangeClient!, { subject_token: tokens.access_token, audience: stack.idpIssuer });
     const first = await exchange();
     expect(first.status).toBe(200);

@@ -102,7 +102,14 @@ describe('health', () => {
   it('is live but not ready while the IdP is unreachable', async () => {
     const port = await freePort();
     const lonely = await startAuthServer(
-      loadConfig({ ISSUER: `http://127.0.0.1:${port}`, PORT: String(port), IDP_ISSUER: `http://127.0.0.1:${await freePort()}/dex`, IDP_CLIENT_SECRET: 'x', KEYS_FILE: join(keysDir, 'lonely.json'), STORE: 'memory' }),
+      loadConfig({
+        ISSUER: `http://127.0.0.1:${port}`,
+        PORT: String(port),
+        IDP_ISSUER: `http://127.0.0.1:${await freePort()}/dex`,
+        IDP_CLIENT_SECRET: 'x',
+        KEYS_FILE: join(keysDir, 'lonely.json'),
+        STORE: 'memory',
+      }),
       { logger: pino({ level: 'silent' }) },
     );
     try {
@@ -129,7 +136,9 @@ describe('configuration errors', () => {
   });
 
   it('stops the process with the message and no stack trace', async () => {
-    const failure = await run(process.execPath, [join(import.meta.dirname, '..', 'src', 'main.ts')], { env: { PATH: process.env.PATH, PORT: 'eighty' } }).catch((error: unknown) => error as { code: number; stderr: string });
+    const failure = await run(process.execPath, [join(import.meta.dirname, '..', 'src', 'main.ts')], { env: { PATH: process.env.PATH, PORT: 'eighty' } }).catch(
+      (error: unknown) => error as { code: number; stderr: string },
+    );
     expect('code' in failure && failure.code).toBe(2);
     expect((failure as { stderr: string }).stderr).toContain('PORT');
     expect((failure as { stderr: string }).stderr).not.toMatch(/\n\s+at /);
@@ -146,7 +155,15 @@ describe('configuration errors', () => {
   ])('stops at %s with one line naming it, exit 2', async (_name, env, variable) => {
     const dir = await mkdtemp(join(tmpdir(), 'startup-'));
     const failure = await run(process.execPath, [join(import.meta.dirname, '..', 'src', 'main.ts')], {
-      env: { PATH: process.env.PATH, IDP_CLIENT_SECRET: 'x', STORE: 'memory', PORT: String(await freePort()), KEYS_FILE: join(dir, 'keys.json'), LOG_LEVEL: 'silent', ...env(dir) },
+      env: {
+        PATH: process.env.PATH,
+        IDP_CLIENT_SECRET: 'x',
+        STORE: 'memory',
+        PORT: String(await freePort()),
+        KEYS_FILE: join(dir, 'keys.json'),
+        LOG_LEVEL: 'silent',
+        ...env(dir),
+      },
     }).catch((error: unknown) => error as { code: number; stderr: string });
     expect('code' in failure && failure.code).toBe(2);
     const stderr = (failure as { stderr: string }).stderr.trim();
@@ -159,7 +176,16 @@ describe('secure cookies behind a TLS-terminating proxy', () => {
   it('marks cookies Secure when the issuer is https and the proxy says so', async () => {
     const port = await freePort();
     const behindProxy = await startAuthServer(
-      loadConfig({ ISSUER: 'https://auth.example.test', PORT: String(port), TRUST_PROXY: 'true', IDP_CLIENT_SECRET: 'x', IDP_ISSUER: stack.idpIssuer, KEYS_FILE: join(keysDir, 'proxy.json'), RESOURCE_URL: stack.mcpUrl, STORE: 'memory' }),
+      loadConfig({
+        ISSUER: 'https://auth.example.test',
+        PORT: String(port),
+        TRUST_PROXY: 'true',
+        IDP_CLIENT_SECRET: 'x',
+        IDP_ISSUER: stack.idpIssuer,
+        KEYS_FILE: join(keysDir, 'proxy.json'),
+        RESOURCE_URL: stack.mcpUrl,
+        STORE: 'memory',
+      }),
       { logger: pino({ level: 'silent' }) },
     );
     try {
@@ -199,8 +225,11 @@ describe('key set', () => {
     const oldKid = original.signingKeys[0]!.kid;
 
     const cli = join(import.meta.dirname, '..', 'src', 'admin', 'cli.ts');
-    const keysCli = (command: string, ...args: string[]) => run(process.execPath, [cli, 'keys', command, ...args], { env: { ...process.env, KEYS_FILE: keysFile } });
-    const signingKid = async () => decodeProtectedHeader((await obtainAccessToken({ issuer: stack.authServerIssuer, resource: stack.mcpUrl, user: DEMO_USERS.bob })).tokens.access_token).kid;
+    const keysCli = (command: string, ...args: string[]) =>
+      run(process.execPath, [cli, 'keys', command, ...args], { env: { ...process.env, KEYS_FILE: keysFile } });
+    const signingKid = async () =>
+      decodeProtectedHeader((await obtainAccessToken({ issuer: stack.authServerIssuer, resource: stack.mcpUrl, user: DEMO_USERS.bob })).tokens.access_token)
+        .kid;
 
     // Stage 1: the new key is published, the old one still signs.
     const rotated = await keysCli('rotate');

@@ -23,13 +23,27 @@ const apps: Record<'inspector' | 'cli' | 'bobs', { clientId: string; refreshToke
 
 beforeAll(async () => {
   stack = await startStack({ authServerEnv: { RATE_LIMIT_REGISTRATION: '1000' } });
-  for (const [key, name, user] of [['inspector', 'Inspector (test)', DEMO_USERS.alice], ['cli', 'Terminal client (test)', DEMO_USERS.alice], ['bobs', 'Bob’s app', DEMO_USERS.bob]] as const) {
-    const { clientId, tokens } = await obtainAccessToken({ issuer: stack.authServerIssuer, resource: stack.mcpUrl, user, clientMetadata: { client_name: name } });
+  for (const [key, name, user] of [
+    ['inspector', 'Inspector (test)', DEMO_USERS.alice],
+    ['cli', 'Terminal client (test)', DEMO_USERS.alice],
+    ['bobs', 'Bob’s app', DEMO_USERS.bob],
+  ] as const) {
+    const { clientId, tokens } = await obtainAccessToken({
+      issuer: stack.authServerIssuer,
+      resource: stack.mcpUrl,
+      user,
+      clientMetadata: { client_name: name },
+    });
     apps[key] = { clientId, refreshToken: tokens.refresh_token! };
   }
   await mkdir(SCREENSHOTS, { recursive: true });
   profileDir = await mkdtemp(join(tmpdir(), 'connected-apps-chromium-'));
-  context = await chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1100, height: 760 } });
+  context = await chromium.launchPersistentContext(profileDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1100, height: 760 },
+  });
 });
 afterAll(async () => {
   await context?.close();
@@ -113,7 +127,10 @@ describe('refusals of the connected-apps page', () => {
   });
 
   it('signs in again when not signed in, and refuses a revoke from a signed-out browser', async () => {
-    const fresh = await new ScriptedBrowser().open(`${stack.authServerIssuer}/account/apps/x/revoke`, { method: 'POST', body: new URLSearchParams({ confirm: 'yes' }) });
+    const fresh = await new ScriptedBrowser().open(`${stack.authServerIssuer}/account/apps/x/revoke`, {
+      method: 'POST',
+      body: new URLSearchParams({ confirm: 'yes' }),
+    });
     expect(fresh.status).toBe(401);
   });
 });

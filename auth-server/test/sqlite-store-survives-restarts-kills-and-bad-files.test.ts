@@ -191,7 +191,14 @@ describe.each([
   /** Runs the server's main.ts with only the given environment; resolves when it exits. */
   async function start(sqlitePath: string) {
     const child = spawn(process.execPath, [join(root, server, 'src', 'main.ts')], {
-      env: { PATH: process.env.PATH, PORT: String(await freePort()), LOG_LEVEL: 'silent', KEYS_FILE: join(dir, `${server}-keys.json`), SQLITE_PATH: sqlitePath, ...env },
+      env: {
+        PATH: process.env.PATH,
+        PORT: String(await freePort()),
+        LOG_LEVEL: 'silent',
+        KEYS_FILE: join(dir, `${server}-keys.json`),
+        SQLITE_PATH: sqlitePath,
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.push(child);

@@ -30,7 +30,8 @@ afterAll(async () => {
   await sentinel?.stop();
 });
 
-const refresh = (clientId: string, token: string) => tokenRequest(stack.authServerIssuer, { grant_type: 'refresh_token', refresh_token: token, client_id: clientId });
+const refresh = (clientId: string, token: string) =>
+  tokenRequest(stack.authServerIssuer, { grant_type: 'refresh_token', refresh_token: token, client_id: clientId });
 
 it('resumes sign-ins and refreshes on the promoted replica without losing a refresh token', async () => {
   const before = await obtainAccessToken({ issuer: stack.authServerIssuer, resource: stack.mcpUrl, user: DEMO_USERS.alice });

@@ -25,8 +25,13 @@ const root = resolve(import.meta.dirname, '..', '..');
 /** oidc-provider's drain after the grace period (auth-server/src/server.ts SHUTDOWN_DRAIN_MS). */
 const DRAIN_SECONDS = 30;
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a manifest read field by field, after kubernetes-models validated it (see eslint.config.js)
-type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; [key: string]: any };
+type K8sObject = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a manifest read field by field, after kubernetes-models validated it (see eslint.config.js)
+  [key: string]: any;
+};
 
 interface Rendered {
   objects: K8sObject[];
@@ -46,7 +51,9 @@ beforeAll(async () => {
     await makeSecrets(join(work, overlay), () => {});
     if (overlay === 'production') await writeFile(join(work, overlay, 'secrets', 'redis-password'), 'redis-test-password');
     const { stdout } = await run('kubectl', ['kustomize', join(work, overlay)], { maxBuffer: 16 * 1024 * 1024 }).catch((error: unknown) => {
-      throw (error as NodeJS.ErrnoException).code === 'ENOENT' ? new Error('kubectl is needed to render the overlays (kubectl kustomize); it comes with the CI machine image') : error;
+      throw (error as NodeJS.ErrnoException).code === 'ENOENT'
+        ? new Error('kubectl is needed to render the overlays (kubectl kustomize); it comes with the CI machine image')
+        : error;
     });
     const objects = parseAllDocuments(stdout).map((document) => document.toJS() as K8sObject);
     rendered[overlay] = {
@@ -145,7 +152,10 @@ describe.each(['dev', 'production'] as const)('the %s overlay', (name) => {
   });
 
   it('runs two replicas of each server with rolling updates, probes, resources, non-root and a read-only root file system', () => {
-    for (const [server, config] of [['auth-server', auth], ['resource-server', resource]] as const) {
+    for (const [server, config] of [
+      ['auth-server', auth],
+      ['resource-server', resource],
+    ] as const) {
       const deployment = overlay.get('Deployment', server);
       const pod = deployment.spec.template.spec;
       const container = containerOf(deployment);
@@ -187,8 +197,13 @@ describe.each(['dev', 'production'] as const)('the %s overlay', (name) => {
   it('serves each public URL through its own Ingress, with TLS exactly when the URL is https', () => {
     const ingresses = overlay.objects.filter((object) => object.kind === 'Ingress');
     const routes = (ingress: K8sObject) => ingress.spec.rules.map((rule: K8sObject) => ({ host: rule.host, service: rule.http.paths[0].backend.service.name }));
-    const byHost = new Map<string, { host: string; service: string; ingress: K8sObject }>(ingresses.flatMap((ingress) => routes(ingress).map((route: { host: string; service: string }) => [route.host, { ...route, ingress }] as const)));
-    for (const [url, service] of [[auth.issuer, 'auth-server'], [resource.resourceUrl, 'resource-server']] as const) {
+    const byHost = new Map<string, { host: string; service: string; ingress: K8sObject }>(
+      ingresses.flatMap((ingress) => routes(ingress).map((route: { host: string; service: string }) => [route.host, { ...route, ingress }] as const)),
+    );
+    for (const [url, service] of [
+      [auth.issuer, 'auth-server'],
+      [resource.resourceUrl, 'resource-server'],
+    ] as const) {
       const { hostname, protocol } = new URL(url);
       const route = byHost.get(hostname);
       expect(route?.service, url).toBe(service);
@@ -252,7 +267,10 @@ describe.each(['dev', 'production'] as const)('the %s overlay', (name) => {
       expect(auth.store).toEqual({ kind: 'redis', url: 'redis://redis:6379' });
       expect(resource.store).toMatchObject({ kind: 'redis', url: 'redis://redis:6379' });
       expect(overlay.get('Service', 'redis').spec.ports[0].port).toBe(6379);
-      const dexConfigMap = overlay.get('ConfigMap', overlay.get('Deployment', 'dex').spec.template.spec.volumes.find((volume: K8sObject) => volume.configMap).configMap.name);
+      const dexConfigMap = overlay.get(
+        'ConfigMap',
+        overlay.get('Deployment', 'dex').spec.template.spec.volumes.find((volume: K8sObject) => volume.configMap).configMap.name,
+      );
       const dexEnv = environment(overlay, containerOf(overlay.get('Deployment', 'dex')));
       expect(dexEnv.IDP_CLIENT_SECRET).toBe(auth.idp.clientSecret);
       const dex = parseDexConfig(dexConfigMap.data['config.yaml'], dexEnv);
@@ -262,7 +280,9 @@ describe.each(['dev', 'production'] as const)('the %s overlay', (name) => {
       expect(client.redirectURIs).toEqual([auth.idp.redirectUri]);
       const internal = new URL(auth.idp.internalUrl!);
       expect(overlay.get('Service', internal.hostname).spec.ports[0].port).toBe(Number(internal.port));
-      expect(containerOf(overlay.get('Deployment', 'dex')).args.at(-1)).toBe(`${containerOf(overlay.get('Deployment', 'dex')).volumeMounts[0].mountPath}/config.yaml`);
+      expect(containerOf(overlay.get('Deployment', 'dex')).args.at(-1)).toBe(
+        `${containerOf(overlay.get('Deployment', 'dex')).volumeMounts[0].mountPath}/config.yaml`,
+      );
       const dexIngress = overlay.get('Ingress', 'dex').spec.rules[0];
       expect(dexIngress.host).toBe(new URL(dex.issuer).hostname);
       expect(dexIngress.http.paths[0].path).toBe(new URL(dex.issuer).pathname);
@@ -280,7 +300,7 @@ describe.each(['dev', 'production'] as const)('the %s overlay', (name) => {
       expect(resource.revokedGrants).toMatchObject({ kind: 'redis', target: { sentinel: { name: 'mcp' } } });
       expect(new URL(auth.idp.issuer).protocol).toBe('https:');
       expect(auth.idp.internalUrl).toBeUndefined();
-      expect(overlay.objects.some((object) => object.metadata.name === 'dex' || object.metadata.name === 'redis' && object.kind !== 'Secret')).toBe(false);
+      expect(overlay.objects.some((object) => object.metadata.name === 'dex' || (object.metadata.name === 'redis' && object.kind !== 'Secret'))).toBe(false);
     });
   }
 });
@@ -288,6 +308,10 @@ describe.each(['dev', 'production'] as const)('the %s overlay', (name) => {
 it('commits no Secret material: the secrets/ folders are ignored by git', async () => {
   const { stdout } = await run('git', ['ls-files', 'deploy/kubernetes'], { cwd: root });
   expect(stdout.split('\n').filter((file) => file.includes('/secrets/'))).toEqual([]);
-  const { stdout: ignored } = await run('git', ['check-ignore', 'deploy/kubernetes/dev/secrets/signing-keys.json', 'deploy/kubernetes/production/secrets/redis-password'], { cwd: root });
+  const { stdout: ignored } = await run(
+    'git',
+    ['check-ignore', 'deploy/kubernetes/dev/secrets/signing-keys.json', 'deploy/kubernetes/production/secrets/redis-password'],
+    { cwd: root },
+  );
   expect(ignored.trim().split('\n')).toHaveLength(2);
 });

@@ -34,10 +34,7 @@ const schema = z.object({
       .refine((n) => n >= 0 && n <= 65535, 'must be between 0 and 65535')
       .optional(),
   ),
-  LOG_LEVEL: z.preprocess(
-    emptyToUndefined,
-    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  ),
+  LOG_LEVEL: z.preprocess(emptyToUndefined, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
 });
 
 export function loadConfig(env: Env = process.env): DevIdpConfig {

@@ -74,9 +74,7 @@ const dexSchema = z.object({
 });
 
 function formatIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`)
-    .join('; ');
+  return error.issues.map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`).join('; ');
 }
 
 /**
@@ -109,9 +107,7 @@ export function parseDexConfig(text: string, env: Env = process.env, source = 'D
     if (client.secretEnv !== undefined) {
       secret = env[client.secretEnv];
       if (secret === undefined || secret === '') {
-        throw new DexConfigError(
-          `${where}: its secret comes from the environment variable ${client.secretEnv}, which is not set`,
-        );
+        throw new DexConfigError(`${where}: its secret comes from the environment variable ${client.secretEnv}, which is not set`);
       }
     }
     if (!client.public && secret === undefined) {
@@ -142,9 +138,7 @@ export function parseDexConfig(text: string, env: Env = process.env, source = 'D
     if (user.hashFromEnv !== undefined) {
       hash = env[user.hashFromEnv];
       if (hash === undefined || hash === '') {
-        throw new DexConfigError(
-          `${where}: its hash comes from the environment variable ${user.hashFromEnv}, which is not set`,
-        );
+        throw new DexConfigError(`${where}: its hash comes from the environment variable ${user.hashFromEnv}, which is not set`);
       }
       if (!bcryptHash.test(hash)) {
         throw new DexConfigError(`${where}: the environment variable ${user.hashFromEnv} is not a bcrypt hash`);

@@ -98,10 +98,7 @@ export async function startDevIdp(options: StartDevIdpOptions): Promise<DevIdp> 
     let issuer = options.issuer?.replace(/\/+$/, '');
     if (issuer === undefined) {
       const dexIssuer = new URL(dex.issuer);
-      issuer =
-        address.port === defaultPort(dex.issuer)
-          ? dex.issuer
-          : `http://${urlHost(host)}:${address.port}${dexIssuer.pathname.replace(/\/+$/, '')}`;
+      issuer = address.port === defaultPort(dex.issuer) ? dex.issuer : `http://${urlHost(host)}:${address.port}${dexIssuer.pathname.replace(/\/+$/, '')}`;
     }
     const mountPath = new URL(issuer).pathname.replace(/\/+$/, '');
 
@@ -142,10 +139,7 @@ export async function startDevIdp(options: StartDevIdpOptions): Promise<DevIdp> 
 
     const url = `http://${urlHost(host)}:${address.port}`;
     logger.warn(DEVELOPMENT_WARNING);
-    logger.info(
-      { issuer, url, clients: dex.staticClients.map((c) => c.id), users: dex.staticPasswords.length },
-      'dev-idp listening',
-    );
+    logger.info({ issuer, url, clients: dex.staticClients.map((c) => c.id), users: dex.staticPasswords.length }, 'dev-idp listening');
 
     return {
       issuer,

@@ -39,7 +39,8 @@ class ProcessAdapter implements Adapter {
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number) {
     this.#records.set(this.#key(id), { payload, expiresAt: expiresIn ? Date.now() + expiresIn * 1000 : undefined });
-    if (payload.uid) this.#records.set(`${this.#model}:uid:${payload.uid}`, { payload: { id }, expiresAt: expiresIn ? Date.now() + expiresIn * 1000 : undefined });
+    if (payload.uid)
+      this.#records.set(`${this.#model}:uid:${payload.uid}`, { payload: { id }, expiresAt: expiresIn ? Date.now() + expiresIn * 1000 : undefined });
   }
 
   async find(id: string) {

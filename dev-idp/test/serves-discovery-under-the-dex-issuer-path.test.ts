@@ -27,9 +27,7 @@ describe('discovery', () => {
     expect(metadata.jwks_uri).toBe(`${idp.issuer}/keys`);
     expect(metadata.code_challenge_methods_supported).toEqual(['S256']);
     expect(metadata.scopes_supported).toEqual(expect.arrayContaining(['openid', 'email', 'profile', 'offline_access']));
-    expect(metadata.token_endpoint_auth_methods_supported).toEqual(
-      expect.arrayContaining(['client_secret_basic', 'client_secret_post']),
-    );
+    expect(metadata.token_endpoint_auth_methods_supported).toEqual(expect.arrayContaining(['client_secret_basic', 'client_secret_post']));
 
     const jwks = (await (await fetch(String(metadata.jwks_uri))).json()) as { keys: Array<Record<string, unknown>> };
     expect(jwks.keys).toHaveLength(1);

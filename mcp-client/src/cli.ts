@@ -115,23 +115,29 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
   let timeoutSeconds = 300;
   if (values.timeout !== undefined) {
     timeoutSeconds = Number(values.timeout);
-    if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) throw usageError(`--timeout must be a positive number of seconds, got ${JSON.stringify(values.timeout)}`);
+    if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0)
+      throw usageError(`--timeout must be a positive number of seconds, got ${JSON.stringify(values.timeout)}`);
   }
   let maxStepUps = MAX_STEP_UPS;
   if (values['max-step-ups'] !== undefined) {
     maxStepUps = Number(values['max-step-ups']);
-    if (!Number.isInteger(maxStepUps) || maxStepUps < 0) throw usageError(`--max-step-ups must be a whole number ≥ 0, got ${JSON.stringify(values['max-step-ups'])}`);
+    if (!Number.isInteger(maxStepUps) || maxStepUps < 0)
+      throw usageError(`--max-step-ups must be a whole number ≥ 0, got ${JSON.stringify(values['max-step-ups'])}`);
   }
   const clientSecret = values['client-secret'] ?? env['MCP_CLIENT_SECRET'];
   if (values['client-secret'] !== undefined && values['client-id'] === undefined) throw usageError('--client-secret needs --client-id');
-  if (values.issuer !== undefined && values['client-id'] === undefined) throw usageError('--issuer names the authorization server of --client-id; pass --client-id too');
-  if (values.issuer !== undefined && !URL.canParse(values.issuer)) throw usageError(`--issuer must be the authorization server's issuer URL, got ${JSON.stringify(values.issuer)}`);
+  if (values.issuer !== undefined && values['client-id'] === undefined)
+    throw usageError('--issuer names the authorization server of --client-id; pass --client-id too');
+  if (values.issuer !== undefined && !URL.canParse(values.issuer))
+    throw usageError(`--issuer must be the authorization server's issuer URL, got ${JSON.stringify(values.issuer)}`);
   if (values['client-credentials'] && (!values['client-id'] || !clientSecret)) {
     throw usageError('--client-credentials needs --client-id and a secret (--client-secret or MCP_CLIENT_SECRET)');
   }
   const clientMetadataUrl = values['client-metadata-url'] === undefined ? undefined : checkClientMetadataUrl(values['client-metadata-url']);
   if (values['redirect-uri'] !== undefined && values['client-id'] === undefined && clientMetadataUrl === undefined) {
-    throw usageError('--redirect-uri names the redirect URI of --client-id or of the --client-metadata-url document; a dynamically registered client gets its own');
+    throw usageError(
+      '--redirect-uri names the redirect URI of --client-id or of the --client-metadata-url document; a dynamically registered client gets its own',
+    );
   }
   const redirectUri = values['redirect-uri'] === undefined ? undefined : checkRedirectUri(values['redirect-uri']);
   const [command = '', ...rest] = positionals;
@@ -184,7 +190,14 @@ async function cmdDiscover(options: FlowOptions, url: URL): Promise<number> {
     asScopesSupported: options.clientCredentials ? undefined : d.as.metadata.scopes_supported,
   });
   const stored = (await options.store.read(d.as.issuer)).client;
-  const plan = plannedRegistration({ metadata: d.as.metadata, stored, preRegistered: options.preRegistered, clientMetadataUrl: options.clientMetadataUrl, redirectUri: options.redirectUri, issuer: d.as.issuer });
+  const plan = plannedRegistration({
+    metadata: d.as.metadata,
+    stored,
+    preRegistered: options.preRegistered,
+    clientMetadataUrl: options.clientMetadataUrl,
+    redirectUri: options.redirectUri,
+    issuer: d.as.issuer,
+  });
   options.trace.result(
     {
       command: 'discover',
@@ -204,7 +217,7 @@ async function cmdDiscover(options: FlowOptions, url: URL): Promise<number> {
     [
       `MCP server            ${url.href}`,
       `resource              ${d.resource}${d.resourceParameter ? '' : ' (the MCP server URL; not sent as the resource parameter)'}`,
-      `authorization server  ${d.as.issuer}${d.mode === 'rfc9728' ? '' : ' (legacy discovery, spec 2025-03-26: the MCP server\'s origin)'}`,
+      `authorization server  ${d.as.issuer}${d.mode === 'rfc9728' ? '' : " (legacy discovery, spec 2025-03-26: the MCP server's origin)"}`,
       `would request scope   ${scope ? `"${scope}"` : '(none)'}`,
       `client                ${plan.description}`,
     ].join('\n'),
@@ -234,7 +247,11 @@ async function cmdLogin(options: FlowOptions, url: URL): Promise<number> {
 async function timedTools(options: FlowOptions, url: URL, session: Parameters<typeof listTools>[0]): Promise<Tool[]> {
   const start = performance.now();
   const tools = await listTools(session);
-  options.trace.step('tools', { count: tools.length, tools: tools.map((t) => t.name), ms: since(start) }, `tools/list → ${tools.map((t) => t.name).join(', ') || '(none)'}`);
+  options.trace.step(
+    'tools',
+    { count: tools.length, tools: tools.map((t) => t.name), ms: since(start) },
+    `tools/list → ${tools.map((t) => t.name).join(', ') || '(none)'}`,
+  );
   return tools;
 }
 
@@ -266,13 +283,19 @@ async function cmdCall(options: FlowOptions, url: URL, tool: string, rawArgs: st
     } catch {
       throw usageError(`The tool arguments must be a JSON object, got: ${rawArgs}`);
     }
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw usageError('The tool arguments must be a JSON object, e.g. \'{"text":"hi"}\'');
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+      throw usageError('The tool arguments must be a JSON object, e.g. \'{"text":"hi"}\'');
     args = parsed as Record<string, unknown>;
   }
   const { value: result } = await withMcp(options, url, async (session) => {
     const start = performance.now();
     const value = await callTool(session, url, tool, args);
-    options.trace.step('tool_call', { tool, isError: value.isError === true, ms: since(start) }, `tools/call ${tool} → ${value.isError ? 'isError' : 'ok'}`, value.isError !== true);
+    options.trace.step(
+      'tool_call',
+      { tool, isError: value.isError === true, ms: since(start) },
+      `tools/call ${tool} → ${value.isError ? 'isError' : 'ok'}`,
+      value.isError !== true,
+    );
     return value;
   });
   options.trace.result(
@@ -286,7 +309,12 @@ async function cmdLogout(options: FlowOptions, url: URL): Promise<number> {
   const { trace, store } = options;
   const start = performance.now();
   const found = await store.findByServer(url.href);
-  trace.step('stored_token', { found: Boolean(found), issuer: found?.issuer, resource: found?.entry.resource, ms: since(start) }, found ? `issuer=${found.issuer} resource=${found.entry.resource}` : `none for ${url.href}`, Boolean(found));
+  trace.step(
+    'stored_token',
+    { found: Boolean(found), issuer: found?.issuer, resource: found?.entry.resource, ms: since(start) },
+    found ? `issuer=${found.issuer} resource=${found.entry.resource}` : `none for ${url.href}`,
+    Boolean(found),
+  );
   if (!found) {
     trace.result({ command: 'logout', serverUrl: url.href, revoked: false, removed: false }, `No stored tokens for ${url.href}; nothing to do.`);
     return 0;
@@ -297,17 +325,36 @@ async function cmdLogout(options: FlowOptions, url: URL): Promise<number> {
     const endpoint = as.metadata.revocation_endpoint;
     const revStart = performance.now();
     if (!endpoint || !found.client) {
-      trace.step('revocation', { revoked: false, reason: endpoint ? 'no stored client' : 'no revocation_endpoint advertised', ms: since(revStart) }, endpoint ? 'skipped: no stored client' : 'skipped: the AS advertises no revocation_endpoint', false);
+      trace.step(
+        'revocation',
+        { revoked: false, reason: endpoint ? 'no stored client' : 'no revocation_endpoint advertised', ms: since(revStart) },
+        endpoint ? 'skipped: no stored client' : 'skipped: the AS advertises no revocation_endpoint',
+        false,
+      );
     } else {
       const client = clientInformation(found.client);
       const statuses: Record<string, number> = {};
       // Refresh token first: revoking it typically ends the whole grant (RFC 7009 §2.1).
       if (found.entry.tokens.refresh_token) {
-        statuses['refreshToken'] = await revoke({ endpoint, metadata: as.metadata, client, token: found.entry.tokens.refresh_token, hint: 'refresh_token', trace });
+        statuses['refreshToken'] = await revoke({
+          endpoint,
+          metadata: as.metadata,
+          client,
+          token: found.entry.tokens.refresh_token,
+          hint: 'refresh_token',
+          trace,
+        });
       }
       statuses['accessToken'] = await revoke({ endpoint, metadata: as.metadata, client, token: found.entry.tokens.access_token, hint: 'access_token', trace });
       revoked = Object.values(statuses).every((s) => s === 200);
-      trace.step('revocation', { endpoint, revoked, status: statuses, ms: since(revStart) }, `${endpoint} → ${Object.entries(statuses).map(([k, v]) => `${k} ${v}`).join(', ')}`, revoked);
+      trace.step(
+        'revocation',
+        { endpoint, revoked, status: statuses, ms: since(revStart) },
+        `${endpoint} → ${Object.entries(statuses)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}`,
+        revoked,
+      );
     }
   } catch (error) {
     if (!(error instanceof CliError)) throw error;
@@ -361,9 +408,12 @@ export async function main(argv: string[], io: { stdout?: Writable; stderr?: Wri
         throw usageError(`Unknown command: ${parsed.command}`);
     }
   } catch (error) {
-    const cliError = error instanceof CliError
-      ? error
-      : new CliError('internal', `Unexpected error: ${error instanceof Error ? error.message : String(error)}`, { hint: 'Run again with --verbose for details.' });
+    const cliError =
+      error instanceof CliError
+        ? error
+        : new CliError('internal', `Unexpected error: ${error instanceof Error ? error.message : String(error)}`, {
+            hint: 'Run again with --verbose for details.',
+          });
     trace.error(cliError, error instanceof Error ? error.stack : undefined);
     return cliError.exitCode;
   }

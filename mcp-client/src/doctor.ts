@@ -48,12 +48,19 @@ function freePort(): Promise<number> {
 
 function challengeDeviations(challenge: Challenge): Deviation[] {
   if (challenge.status !== 401) {
-    return [deviation('challenge.status', `A request without a token was answered ${challenge.status}${challenge.status === 403 ? ' (403 is for a token that lacks a scope)' : ''}, not 401.`)];
+    return [
+      deviation(
+        'challenge.status',
+        `A request without a token was answered ${challenge.status}${challenge.status === 403 ? ' (403 is for a token that lacks a scope)' : ''}, not 401.`,
+      ),
+    ];
   }
   const found: Deviation[] = [];
   if (!challenge.header) found.push(deviation('challenge.www_authenticate', 'The 401 has no WWW-Authenticate header.'));
-  else if (challenge.scheme?.toLowerCase() !== 'bearer') found.push(deviation('challenge.www_authenticate', `The 401 challenges with ${challenge.scheme ?? 'an unknown scheme'}, not Bearer.`));
-  if (challenge.header && !challenge.resourceMetadataUrl) found.push(deviation('challenge.resource_metadata', 'The Bearer challenge has no resource_metadata parameter.'));
+  else if (challenge.scheme?.toLowerCase() !== 'bearer')
+    found.push(deviation('challenge.www_authenticate', `The 401 challenges with ${challenge.scheme ?? 'an unknown scheme'}, not Bearer.`));
+  if (challenge.header && !challenge.resourceMetadataUrl)
+    found.push(deviation('challenge.resource_metadata', 'The Bearer challenge has no resource_metadata parameter.'));
   if (challenge.header && !challenge.scope) found.push(deviation('challenge.scope', 'The Bearer challenge has no scope parameter.'));
   return found;
 }
@@ -138,27 +145,59 @@ async function examine(options: DoctorOptions, url: URL, findings: Findings, con
   const found = await fetchAsMetadata(issuerUrl, trace);
   const tried = trace.requests.slice(mark);
   if (!found) {
-    trace.step('authorization_server_metadata', { tried, ms: since(start) }, `no metadata document found (tried ${tried.map((r) => `${r.url} ${r.status ?? r.error}`).join(', ')})`, false);
+    trace.step(
+      'authorization_server_metadata',
+      { tried, ms: since(start) },
+      `no metadata document found (tried ${tried.map((r) => `${r.url} ${r.status ?? r.error}`).join(', ')})`,
+      false,
+    );
     findings.add(deviation('as.found', `No metadata at ${tried.map((r) => `${r.url} (${r.status ?? r.error})`).join(', ')}.`));
     return;
   }
   const assessment = assessAsMetadata(found.raw, { expectedIssuer: issuerUrl, kind: found.kind, url: found.url, userLogin: true });
   reportAsMetadata(found.url, tried, assessment, issuerUrl, trace, since(start));
   findings.add(...assessment.deviations);
-  await registrationStep(options, assessment.metadata, issuerUrl, challenge, { resourceParameter: prm.resource, scopesSupported: prm.metadata.scopes_supported }, findings);
+  await registrationStep(
+    options,
+    assessment.metadata,
+    issuerUrl,
+    challenge,
+    { resourceParameter: prm.resource, scopesSupported: prm.metadata.scopes_supported },
+    findings,
+  );
 }
 
 /** Step 3 under 2025-03-26 discovery: the origin's RFC 8414 metadata or its default endpoints; then step 4 as usual. */
-async function examineLegacy(options: DoctorOptions, url: URL, challenge: Challenge, findings: Findings, context: { issuer?: string; resource?: string }): Promise<void> {
+async function examineLegacy(
+  options: DoctorOptions,
+  url: URL,
+  challenge: Challenge,
+  findings: Findings,
+  context: { issuer?: string; resource?: string },
+): Promise<void> {
   context.resource = url.href;
   const as = await examineLegacyAuthorizationServer(authorizationBaseUrl(url), options.trace, { userLogin: true });
   context.issuer = as.issuer;
   findings.add(...as.deviations);
-  await registrationStep(options, as.metadata, as.issuer, challenge, { resourceParameter: as.resourceParameter ? url.href : undefined, scopesSupported: undefined }, findings);
+  await registrationStep(
+    options,
+    as.metadata,
+    as.issuer,
+    challenge,
+    { resourceParameter: as.resourceParameter ? url.href : undefined, scopesSupported: undefined },
+    findings,
+  );
 }
 
 /** 4. Registration and the authorization endpoint, unless a login would be refused or told not to touch the server. */
-async function registrationStep(options: DoctorOptions, metadata: AsMetadata, issuer: string, challenge: Challenge, target: Target, findings: Findings): Promise<void> {
+async function registrationStep(
+  options: DoctorOptions,
+  metadata: AsMetadata,
+  issuer: string,
+  challenge: Challenge,
+  target: Target,
+  findings: Findings,
+): Promise<void> {
   const { trace } = options;
   if (findings.refused) {
     // Registering at a server the flow would refuse (a mismatched issuer above all) is what must not happen.
@@ -166,11 +205,21 @@ async function registrationStep(options: DoctorOptions, metadata: AsMetadata, is
     return;
   }
   if (!options.register) {
-    trace.step('registration', { skipped: true, reason: '--no-register' }, 'skipped (--no-register): no client registered, no authorization request sent', false);
+    trace.step(
+      'registration',
+      { skipped: true, reason: '--no-register' },
+      'skipped (--no-register): no client registered, no authorization request sent',
+      false,
+    );
     return;
   }
   if (!metadata.registration_endpoint) {
-    trace.step('registration', { skipped: true, reason: 'no registration_endpoint' }, 'skipped: the authorization server offers no Dynamic Client Registration', false);
+    trace.step(
+      'registration',
+      { skipped: true, reason: 'no registration_endpoint' },
+      'skipped: the authorization server offers no Dynamic Client Registration',
+      false,
+    );
     return;
   }
   await registrationChecks(options, metadata, issuer, challenge, target, findings);
@@ -182,7 +231,14 @@ interface Target {
   scopesSupported: string[] | undefined;
 }
 
-async function registrationChecks(options: DoctorOptions, metadata: AsMetadata, issuer: string, challenge: Challenge, target: Target, findings: Findings): Promise<void> {
+async function registrationChecks(
+  options: DoctorOptions,
+  metadata: AsMetadata,
+  issuer: string,
+  challenge: Challenge,
+  target: Target,
+  findings: Findings,
+): Promise<void> {
   const { trace } = options;
   let start = performance.now();
   const redirectUri = formatLoopbackUri(FRESH_TARGET, await freePort());
@@ -198,17 +254,32 @@ async function registrationChecks(options: DoctorOptions, metadata: AsMetadata, 
   const manageable = Boolean(registered.registration_client_uri && registered.registration_access_token);
   trace.step(
     'registration',
-    { registered: true, clientId: registered.client_id, redirectUri, redirectUris: registered.redirect_uris, registrationManagement: manageable, ms: since(start) },
+    {
+      registered: true,
+      clientId: registered.client_id,
+      redirectUri,
+      redirectUris: registered.redirect_uris,
+      registrationManagement: manageable,
+      ms: since(start),
+    },
     `registered client_id=${registered.client_id} with redirect_uris=[${redirectUri}] (a probe: ${manageable ? 'deleted again below' : 'the server offers no RFC 7592 deletion, so it stays registered'})`,
   );
   if (registered.redirect_uris && !registered.redirect_uris.includes(redirectUri)) {
-    findings.add(deviation('registration.redirect_uris', `The registration response lists redirect_uris=[${registered.redirect_uris.join(', ')}], not ${redirectUri}.`));
+    findings.add(
+      deviation('registration.redirect_uris', `The registration response lists redirect_uris=[${registered.redirect_uris.join(', ')}], not ${redirectUri}.`),
+    );
   }
   if (!manageable) findings.add(deviation('registration.management', 'The registration response has no registration_client_uri / registration_access_token.'));
 
   try {
-    const { scope } = selectScope({ override: options.scope, challengeScope: challenge.scope, scopesSupported: target.scopesSupported, asScopesSupported: metadata.scopes_supported });
-    const probe = (uri: string) => probeAuthorization({ issuer, metadata, clientId: registered.client_id, redirectUri: uri, scope, resource: target.resourceParameter, trace });
+    const { scope } = selectScope({
+      override: options.scope,
+      challengeScope: challenge.scope,
+      scopesSupported: target.scopesSupported,
+      asScopesSupported: metadata.scopes_supported,
+    });
+    const probe = (uri: string) =>
+      probeAuthorization({ issuer, metadata, clientId: registered.client_id, redirectUri: uri, scope, resource: target.resourceParameter, trace });
     start = performance.now();
     const exact = await probe(redirectUri);
     let otherPort: { uri: string; answer: ProbeAnswer } | undefined;
@@ -219,17 +290,33 @@ async function registrationChecks(options: DoctorOptions, metadata: AsMetadata, 
     trace.step(
       'authorization_request',
       { redirectUri, answer: exact, ...(otherPort ? { otherPortRedirectUri: otherPort.uri, otherPortAnswer: otherPort.answer } : {}), ms: since(start) },
-      `with the registered ${redirectUri}: ${describeAnswer(exact)}` + (otherPort ? `; with ${otherPort.uri} (another port): ${describeAnswer(otherPort.answer)}` : ''),
+      `with the registered ${redirectUri}: ${describeAnswer(exact)}` +
+        (otherPort ? `; with ${otherPort.uri} (another port): ${describeAnswer(otherPort.answer)}` : ''),
       exact.kind === 'accepted',
     );
     if (exact.kind !== 'accepted') {
-      findings.add(deviation('authorization.registered_redirect_uri', `An authorization request (PKCE S256, ${target.resourceParameter ? `resource=${target.resourceParameter}` : 'no resource parameter'}) with the registered ${redirectUri} was ${describeAnswer(exact)}.`));
+      findings.add(
+        deviation(
+          'authorization.registered_redirect_uri',
+          `An authorization request (PKCE S256, ${target.resourceParameter ? `resource=${target.resourceParameter}` : 'no resource parameter'}) with the registered ${redirectUri} was ${describeAnswer(exact)}.`,
+        ),
+      );
     } else if (otherPort && otherPort.answer.kind !== 'accepted') {
-      findings.add(deviation('authorization.loopback_any_port', `Registered with ${redirectUri}, a request with ${otherPort.uri} was ${describeAnswer(otherPort.answer)}.`));
+      findings.add(
+        deviation(
+          'authorization.loopback_any_port',
+          `Registered with ${redirectUri}, a request with ${otherPort.uri} was ${describeAnswer(otherPort.answer)}.`,
+        ),
+      );
     }
     if (manageable) {
       // The credentials alone do not say the server takes updates: try one, with nothing changed.
-      const client = { client_id: registered.client_id, ...(registered.client_secret ? { client_secret: registered.client_secret } : {}), registration_client_uri: registered.registration_client_uri!, registration_access_token: registered.registration_access_token! };
+      const client = {
+        client_id: registered.client_id,
+        ...(registered.client_secret ? { client_secret: registered.client_secret } : {}),
+        registration_client_uri: registered.registration_client_uri!,
+        registration_access_token: registered.registration_access_token!,
+      };
       try {
         const updated = await update(client, registrationMetadata([redirectUri]), trace);
         if (updated.registration_access_token) registered.registration_access_token = updated.registration_access_token;
@@ -237,13 +324,25 @@ async function registrationChecks(options: DoctorOptions, metadata: AsMetadata, 
       } catch (error) {
         if (!(error instanceof CliError) || error.code === 'unreachable') throw error;
         trace.step('registration_update', { updated: false, message: error.message }, `updating the registration failed: ${error.message}`, false);
-        findings.add(deviation('registration.management', `The registration response has registration_client_uri and registration_access_token, but ${error.message}.`));
+        findings.add(
+          deviation('registration.management', `The registration response has registration_client_uri and registration_access_token, but ${error.message}.`),
+        );
       }
     }
   } finally {
     if (manageable) {
-      const status = await deregister({ registration_client_uri: registered.registration_client_uri!, registration_access_token: registered.registration_access_token! }, trace).catch(() => undefined);
-      trace.step('deregistration', { clientId: registered.client_id, status }, status === 204 ? `deleted the probe client ${registered.client_id} (RFC 7592)` : `could not delete the probe client ${registered.client_id} (${status === undefined ? 'no answer' : `HTTP ${status}`})`, status === 204);
+      const status = await deregister(
+        { registration_client_uri: registered.registration_client_uri!, registration_access_token: registered.registration_access_token! },
+        trace,
+      ).catch(() => undefined);
+      trace.step(
+        'deregistration',
+        { clientId: registered.client_id, status },
+        status === 204
+          ? `deleted the probe client ${registered.client_id} (RFC 7592)`
+          : `could not delete the probe client ${registered.client_id} (${status === undefined ? 'no answer' : `HTTP ${status}`})`,
+        status === 204,
+      );
     }
   }
 }
@@ -256,7 +355,14 @@ function report(trace: Trace, url: URL, deviations: Deviation[], context: { issu
     `${url.href}${context.issuer ? ` (authorization server ${context.issuer})` : ''}: ${deviations.length === 0 ? 'no deviation from the MCP authorization spec seen' : `${deviations.length} deviation${deviations.length === 1 ? '' : 's'} from the MCP authorization spec`}; ${refused ? 'mcp-client cannot log in here' : 'mcp-client can log in here'}.`,
   ];
   for (const d of sorted) {
-    lines.push('', `${d.verdict.padEnd(9)}  ${d.id}`, `           ${d.detail}`, `           rule:      ${d.rule}`, `           reference: ${d.reference}`, `           effect:    ${d.effect}`);
+    lines.push(
+      '',
+      `${d.verdict.padEnd(9)}  ${d.id}`,
+      `           ${d.detail}`,
+      `           rule:      ${d.rule}`,
+      `           reference: ${d.reference}`,
+      `           effect:    ${d.effect}`,
+    );
   }
   trace.result(
     {

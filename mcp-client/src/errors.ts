@@ -26,8 +26,17 @@ export function usageError(message: string): CliError {
 }
 
 const NETWORK_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE',
-  'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET', 'UND_ERR_HEADERS_TIMEOUT',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_HEADERS_TIMEOUT',
 ]);
 
 /** The low-level network error code behind a failed fetch (ECONNREFUSED, ENOTFOUND, ...), if any. */
@@ -61,10 +70,14 @@ export function isNetworkError(error: unknown): boolean {
 /** Turns a failed fetch into "cannot reach <what> at <url>". */
 export function unreachable(what: string, url: string | URL, error: unknown): CliError {
   const code = networkErrorCode(error);
-  const reason = code === 'ECONNREFUSED' ? 'connection refused'
-    : code === 'ENOTFOUND' ? 'host not found'
-    : code === 'ETIMEDOUT' ? 'timed out'
-    : code ?? deepestMessage(error);
+  const reason =
+    code === 'ECONNREFUSED'
+      ? 'connection refused'
+      : code === 'ENOTFOUND'
+        ? 'host not found'
+        : code === 'ETIMEDOUT'
+          ? 'timed out'
+          : (code ?? deepestMessage(error));
   return new CliError('unreachable', `Cannot reach the ${what} at ${String(url)} (${reason}).`, {
     hint: `Check that the ${what} is running and that the URL is right.`,
     cause: error,

@@ -87,7 +87,12 @@ export function issuerFileName(issuer: string): string {
   let slug = 'issuer';
   try {
     const url = new URL(issuer);
-    slug = `${url.host}${url.pathname}`.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 48) || 'issuer';
+    slug =
+      `${url.host}${url.pathname}`
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, '_')
+        .replace(/^_+|_+$/g, '')
+        .slice(0, 48) || 'issuer';
   } catch {
     // not a URL: keep the generic slug
   }

@@ -250,7 +250,8 @@ export class Trace {
     for (const [name, value] of Object.entries(redactHeaders(init?.headers))) lines.push(`   ${name}: ${value}`);
     const body = init?.body;
     if (typeof body === 'string' || body instanceof URLSearchParams) {
-      const contentType = new Headers(init?.headers ?? {}).get('content-type') ?? (body instanceof URLSearchParams ? 'application/x-www-form-urlencoded' : null);
+      const contentType =
+        new Headers(init?.headers ?? {}).get('content-type') ?? (body instanceof URLSearchParams ? 'application/x-www-form-urlencoded' : null);
       lines.push(`   ${redactBody(String(body), contentType)}`);
     } else if (body !== undefined && body !== null) {
       lines.push('   (streamed body)');
@@ -265,7 +266,10 @@ export class Trace {
     if (contentType?.includes('text/event-stream')) {
       lines.push('   (event stream)');
     } else if (response.body) {
-      const text = await response.clone().text().catch(() => '');
+      const text = await response
+        .clone()
+        .text()
+        .catch(() => '');
       // Redact the whole body first: a truncated JSON document would not parse.
       const redacted = text ? redactBody(text, contentType) : '';
       if (redacted) lines.push(`   ${redacted.length > 4000 ? `${redacted.slice(0, 4000)}…` : redacted}`);

@@ -64,7 +64,14 @@ describe('choosing a client identity at an authorization server', () => {
 
   it('prefers pre-registered credentials over CIMD and DCR', async () => {
     const { server, metadata } = await as({ cimdSupported: true });
-    const result = await ensureClient({ store: new Store(dir), issuer: server.issuer, metadata, clientMetadataUrl: CIMD, preRegistered: { clientId: 'given', clientSecret: 's3cret' }, trace: trace() });
+    const result = await ensureClient({
+      store: new Store(dir),
+      issuer: server.issuer,
+      metadata,
+      clientMetadataUrl: CIMD,
+      preRegistered: { clientId: 'given', clientSecret: 's3cret' },
+      trace: trace(),
+    });
     expect(result).toMatchObject({ source: 'pre-registered', client: { client_id: 'given' } });
     expect(server.registrations).toHaveLength(0);
   });
@@ -72,7 +79,13 @@ describe('choosing a client identity at an authorization server', () => {
   it('never sends pre-registered credentials to an AS other than the one named by --issuer', async () => {
     const { server, metadata } = await as();
     await expect(
-      ensureClient({ store: new Store(dir), issuer: server.issuer, metadata, preRegistered: { clientId: 'given', clientSecret: 's3cret', issuer: 'https://as.example' }, trace: trace() }),
+      ensureClient({
+        store: new Store(dir),
+        issuer: server.issuer,
+        metadata,
+        preRegistered: { clientId: 'given', clientSecret: 's3cret', issuer: 'https://as.example' },
+        trace: trace(),
+      }),
     ).rejects.toMatchObject({ code: 'issuer_mismatch', message: expect.stringContaining('https://as.example') });
     expect(server.requests.filter((r) => r.method === 'POST')).toHaveLength(0);
     expect((await new Store(dir).read(server.issuer)).client).toBeUndefined();
@@ -89,7 +102,10 @@ describe('choosing a client identity at an authorization server', () => {
     expect(second.server.registrations).toHaveLength(1);
     // Back at the first AS (its earlier login finished), its own stored registration is reused.
     await one.callback.close();
-    expect(await ensureClient({ store, issuer: first.server.issuer, metadata: first.metadata, trace: trace() })).toMatchObject({ source: 'stored', client: { client_id: 'as1-1' } });
+    expect(await ensureClient({ store, issuer: first.server.issuer, metadata: first.metadata, trace: trace() })).toMatchObject({
+      source: 'stored',
+      client: { client_id: 'as1-1' },
+    });
   });
 
   it('registers by DCR when a stored CIMD client id is no longer accepted by the AS', async () => {
@@ -106,7 +122,10 @@ describe('choosing a client identity at an authorization server', () => {
       hint: expect.stringContaining('--client-metadata-url'),
     });
     expect(plannedRegistration({ issuer: server.issuer, metadata, stored: undefined })).toMatchObject({ source: 'unavailable' });
-    expect(plannedRegistration({ issuer: server.issuer, metadata, stored: undefined, clientMetadataUrl: CIMD })).toMatchObject({ source: 'cimd', clientId: CIMD });
+    expect(plannedRegistration({ issuer: server.issuer, metadata, stored: undefined, clientMetadataUrl: CIMD })).toMatchObject({
+      source: 'cimd',
+      clientId: CIMD,
+    });
   });
 
   it('accepts only https document URLs with a path as --client-metadata-url', () => {

@@ -19,7 +19,12 @@ async function rs(servedAt: string[], resourcePath = '/mcp'): Promise<{ seen: st
   server = await listen((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     seen.push(path);
-    if (servedAt.includes(path)) return sendJson(res, 200, { resource: `${server?.origin}${resourcePath}`, authorization_servers: ['http://127.0.0.1:4000'], scopes_supported: ['mcp:tools'] });
+    if (servedAt.includes(path))
+      return sendJson(res, 200, {
+        resource: `${server?.origin}${resourcePath}`,
+        authorization_servers: ['http://127.0.0.1:4000'],
+        scopes_supported: ['mcp:tools'],
+      });
     sendJson(res, 404, {});
   });
   return { seen, origin: server.origin };

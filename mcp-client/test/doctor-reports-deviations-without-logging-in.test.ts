@@ -47,7 +47,9 @@ describe('mcp-client doctor', () => {
     expect(code).toBe(1);
     const result = run.lines.at(-1)!;
     expect(result).toMatchObject({ step: 'result', command: 'doctor', loginPossible: false });
-    expect(result.deviations).toContainEqual(expect.objectContaining({ id: 'as.pkce_s256', verdict: 'refused', reference: expect.stringContaining('Authorization Code Protection') }));
+    expect(result.deviations).toContainEqual(
+      expect.objectContaining({ id: 'as.pkce_s256', verdict: 'refused', reference: expect.stringContaining('Authorization Code Protection') }),
+    );
     expect(run.lines.find((line) => line.step === 'registration')).toMatchObject({ skipped: true });
     expect(as.requests.filter((r) => r.method === 'POST')).toEqual([]);
   });
@@ -77,7 +79,11 @@ describe('mcp-client doctor', () => {
     const { run, code } = await doctor(rs.resource, '--json');
     expect(code).toBe(0);
     expect(as.registrations).toHaveLength(1);
-    expect(as.registrations[0]).toMatchObject({ application_type: 'native', token_endpoint_auth_method: 'none', redirect_uris: [expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/callback$/)] });
+    expect(as.registrations[0]).toMatchObject({
+      application_type: 'native',
+      token_endpoint_auth_method: 'none',
+      redirect_uris: [expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/callback$/)],
+    });
     const registration = run.lines.find((line) => line.step === 'registration')!;
     expect(String(registration.clientId)).toBe('client-1');
     expect(run.lines.find((line) => line.step === 'authorization_request')).toMatchObject({ answer: { kind: 'accepted' } });

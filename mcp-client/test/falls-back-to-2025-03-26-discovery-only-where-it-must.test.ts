@@ -93,7 +93,10 @@ describe('under 2025-03-26 discovery the rules stay', () => {
     const { run, code, error } = await login(url);
     expect(code).toBe(1);
     expect(error).toMatchObject({ step: 'error', error: 'issuer_mismatch', message: expect.stringContaining("the MCP server's origin") });
-    expect(run.lines.find((l) => l.step === 'authorization_server_metadata')).toMatchObject({ discovery: 'legacy-2025-03-26', deviations: expect.arrayContaining(['as.issuer']) });
+    expect(run.lines.find((l) => l.step === 'authorization_server_metadata')).toMatchObject({
+      discovery: 'legacy-2025-03-26',
+      deviations: expect.arrayContaining(['as.issuer']),
+    });
     expect(seen).not.toContain('POST /register');
   });
 

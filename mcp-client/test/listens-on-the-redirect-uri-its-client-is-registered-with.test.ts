@@ -35,7 +35,11 @@ afterAll(async () => {
 });
 
 /** Runs a login; the user completes the authorization with `complete`. */
-async function login(args: string[], env: Record<string, string>, complete: (url: string, redirectUri: string) => Promise<unknown>): Promise<{ run: CliRun; code: number }> {
+async function login(
+  args: string[],
+  env: Record<string, string>,
+  complete: (url: string, redirectUri: string) => Promise<unknown>,
+): Promise<{ run: CliRun; code: number }> {
   const run = runCli(['login', ...args, '--no-browser', '--json', '--timeout', '30'], env);
   const authorize = await run.waitFor('authorizationUrl').catch(() => undefined);
   if (authorize) {
@@ -57,7 +61,16 @@ describe('at an authorization server that compares redirect URIs exactly', () =>
     stack = await startFieldStack({
       redirectUris: 'exact',
       registrationManagement: true,
-      clients: [{ client_id: 'operator-cli', application_type: 'native', token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], redirect_uris: [`http://127.0.0.1:${operatorPort}/callback`] }],
+      clients: [
+        {
+          client_id: 'operator-cli',
+          application_type: 'native',
+          token_endpoint_auth_method: 'none',
+          grant_types: ['authorization_code', 'refresh_token'],
+          response_types: ['code'],
+          redirect_uris: [`http://127.0.0.1:${operatorPort}/callback`],
+        },
+      ],
     });
   });
   afterAll(async () => {
@@ -69,17 +82,34 @@ describe('at an authorization server that compares redirect URIs exactly', () =>
     const response = await fetch(`${stack.issuer}/reg`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ client_name: 'mcp-client', application_type: 'native', redirect_uris: ['http://127.0.0.1/callback'], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'] }),
+      body: JSON.stringify({
+        client_name: 'mcp-client',
+        application_type: 'native',
+        redirect_uris: ['http://127.0.0.1/callback'],
+        token_endpoint_auth_method: 'none',
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+      }),
     });
     const old = (await response.json()) as { client_id: string };
     const env = await configDir();
     const file = new Store(env.MCP_CLIENT_CONFIG_DIR).pathFor(stack.issuer);
-    await writeFile(file, JSON.stringify({
-      version: 1,
-      issuer: stack.issuer,
-      client: { client_id: old.client_id, redirect_uris: ['http://127.0.0.1/callback'], token_endpoint_auth_method: 'none', source: 'dcr', saved_at: '2026-11-01T10:00:00.000Z' },
-      resources: {},
-    }), { mode: 0o600 });
+    await writeFile(
+      file,
+      JSON.stringify({
+        version: 1,
+        issuer: stack.issuer,
+        client: {
+          client_id: old.client_id,
+          redirect_uris: ['http://127.0.0.1/callback'],
+          token_endpoint_auth_method: 'none',
+          source: 'dcr',
+          saved_at: '2026-11-01T10:00:00.000Z',
+        },
+        resources: {},
+      }),
+      { mode: 0o600 },
+    );
 
     const { run, code } = await login([stack.mcpUrl], env, signInAndConsent);
     expect(code, run.stderr()).toBe(0);
@@ -108,7 +138,11 @@ describe('at an authorization server that compares redirect URIs exactly', () =>
     const holder = createServer();
     await new Promise<void>((resolve) => holder.listen(operatorPort, '127.0.0.1', resolve));
     try {
-      const { run, code } = await login([stack.mcpUrl, '--client-id', 'operator-cli', '--redirect-uri', `http://127.0.0.1:${operatorPort}/callback`], env, signInAndConsent);
+      const { run, code } = await login(
+        [stack.mcpUrl, '--client-id', 'operator-cli', '--redirect-uri', `http://127.0.0.1:${operatorPort}/callback`],
+        env,
+        signInAndConsent,
+      );
       expect(code).toBe(1);
       expect(run.lines.at(-1)).toMatchObject({ step: 'error', error: 'port_in_use', message: expect.stringContaining(String(operatorPort)) });
       expect(run.lines.some((line) => line.step === 'authorization_url')).toBe(false);
@@ -138,7 +172,14 @@ describe('with a Client ID Metadata Document', () => {
     const listed = `http://127.0.0.1:${await freePort()}/oauth/callback`;
     const clientId = `${documents.origin}/clients/cli.json`;
     documents.documents.set('/clients/cli.json', {
-      body: { client_id: clientId, client_name: 'mcp-client (CIMD)', redirect_uris: [listed], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'] },
+      body: {
+        client_id: clientId,
+        client_name: 'mcp-client (CIMD)',
+        redirect_uris: [listed],
+        token_endpoint_auth_method: 'none',
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+      },
     });
     // The CLI reads the user's own document over HTTPS: trust the test certificate.
     const env = { ...(await configDir()), NODE_EXTRA_CA_CERTS: caFile };

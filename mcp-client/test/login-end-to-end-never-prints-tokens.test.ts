@@ -48,7 +48,18 @@ describe('login end to end (fake AS + real MCP server SDK behind a bearer check)
     await setup();
     const run = await login();
     const steps = run.lines.map((l) => l['step']);
-    expect(steps).toEqual(['challenge', 'resource_metadata', 'authorization_server_metadata', 'registration', 'authorization_url', 'callback', 'token', 'mcp_connect', 'tools', 'result']);
+    expect(steps).toEqual([
+      'challenge',
+      'resource_metadata',
+      'authorization_server_metadata',
+      'registration',
+      'authorization_url',
+      'callback',
+      'token',
+      'mcp_connect',
+      'tools',
+      'result',
+    ]);
     for (const line of run.lines.slice(0, -1)) expect(typeof line['ms']).toBe('number');
 
     const byStep = Object.fromEntries(run.lines.map((l) => [l['step'] as string, l]));
@@ -85,7 +96,11 @@ describe('login end to end (fake AS + real MCP server SDK behind a bearer check)
     const tools = runCli(['tools', rs.resource, '--json'], env);
     expect(await tools.exit).toBe(0);
     expect(tools.lines.map((l) => l['step'])).toEqual(['stored_token', 'mcp_connect', 'tools', 'result']);
-    expect(tools.lines.at(-1)).toMatchObject({ step: 'result', command: 'tools', tools: [expect.objectContaining({ name: 'whoami' }), expect.objectContaining({ name: 'echo' }), expect.objectContaining({ name: 'notes_add' })] });
+    expect(tools.lines.at(-1)).toMatchObject({
+      step: 'result',
+      command: 'tools',
+      tools: [expect.objectContaining({ name: 'whoami' }), expect.objectContaining({ name: 'echo' }), expect.objectContaining({ name: 'notes_add' })],
+    });
 
     const call = runCli(['call', rs.resource, 'echo', '{"text":"hello"}', '--json'], env);
     expect(await call.exit).toBe(0);

@@ -92,15 +92,21 @@ describe.each(variants)('a 2025-03-26-style server with $name', (variant) => {
     const run = runCli(['discover', server.mcpUrl], env);
     expect(await run.exit, run.stderr()).toBe(0);
     const lines = run.stderr().split('\n');
-    expect(lines.find((l) => /^. resource_metadata /.test(l))).toMatch(/^! resource_metadata +none found .*404.*: falling back to legacy discovery \(spec 2025-03-26\)/);
+    expect(lines.find((l) => /^. resource_metadata /.test(l))).toMatch(
+      /^! resource_metadata +none found .*404.*: falling back to legacy discovery \(spec 2025-03-26\)/,
+    );
     const as = lines.find((l) => /^. authorization_server_metadata /.test(l));
     expect(as).toMatch(/^! authorization_server_metadata legacy discovery \(spec 2025-03-26\): /);
     expect(as).toContain(`assumed: the authorization server is the MCP server's origin ${server.origin}`);
     if (variant.options.metadata === 'none') {
-      expect(as).toContain(`no RFC 8414 metadata at ${server.origin}/.well-known/oauth-authorization-server (404): authorize=${server.origin}/authorize token=${server.origin}/token register=${server.origin}/register`);
+      expect(as).toContain(
+        `no RFC 8414 metadata at ${server.origin}/.well-known/oauth-authorization-server (404): authorize=${server.origin}/authorize token=${server.origin}/token register=${server.origin}/register`,
+      );
       expect(as).toContain('its endpoints are /authorize, /token and /register');
     } else {
-      expect(as).toContain(`RFC 8414 metadata at ${server.origin}/.well-known/oauth-authorization-server: issuer=${server.origin} authorize=${server.origin}/auth`);
+      expect(as).toContain(
+        `RFC 8414 metadata at ${server.origin}/.well-known/oauth-authorization-server: issuer=${server.origin} authorize=${server.origin}/auth`,
+      );
     }
     expect(as).toContain(variant.resource ? 'resource parameter sent' : 'resource parameter not sent');
     expect(run.stdout()).toContain(`authorization server  ${server.origin} (legacy discovery, spec 2025-03-26: the MCP server's origin)`);
@@ -142,7 +148,13 @@ describe.each(variants)('a 2025-03-26-style server with $name', (variant) => {
 
     expect(step(run, 'callback')[0]).toMatchObject({ state: 'ok', iss: server.origin });
     expect(step(run, 'token')[0]).toMatchObject({ refreshToken: true });
-    expect(run.lines.at(-1)).toMatchObject({ step: 'result', command: 'login', issuer: server.origin, resource: server.mcpUrl, tools: ['whoami', 'notes_add'] });
+    expect(run.lines.at(-1)).toMatchObject({
+      step: 'result',
+      command: 'login',
+      issuer: server.origin,
+      resource: server.mcpUrl,
+      tools: ['whoami', 'notes_add'],
+    });
     neverPrintsCredentials(run);
   });
 
@@ -159,7 +171,10 @@ describe.each(variants)('a 2025-03-26-style server with $name', (variant) => {
     const before = server.tokenRequests.length;
     const run = runCli(['call', server.mcpUrl, 'whoami', '--json', '--no-browser', '--timeout', '5'], env);
     expect(await run.exit, run.stderr()).toBe(0);
-    expect(step(run, 'authorization_server_metadata')[0]).toMatchObject({ discovery: 'legacy-2025-03-26', metadataFound: variant.options.metadata === 'rfc8414' });
+    expect(step(run, 'authorization_server_metadata')[0]).toMatchObject({
+      discovery: 'legacy-2025-03-26',
+      metadataFound: variant.options.metadata === 'rfc8414',
+    });
     expect(step(run, 'refresh')[0]).toMatchObject({ refreshed: true });
     const refreshes = server.tokenRequests.slice(before);
     expect(refreshes.map((r) => r['grant_type'])).toEqual(['refresh_token']);
@@ -234,7 +249,10 @@ describe('credentials from a 2025-03-26-style server', () => {
     expect(second.authorizationRequests.map((r) => r['client_id'])).not.toContain(firstClient);
     expect(second.tokenRequests.map((r) => r['client_id'])).not.toContain(firstClient);
     // Each server's tokens still work there, under its own client.
-    for (const [server, clientId] of [[first, firstClient], [second, secondClient]] as const) {
+    for (const [server, clientId] of [
+      [first, firstClient],
+      [second, secondClient],
+    ] as const) {
       const call = runCli(['call', server.mcpUrl, 'whoami', '--json', '--no-browser', '--timeout', '5'], env);
       expect(await call.exit, call.stderr()).toBe(0);
       expect(call.lines.at(-1)).toMatchObject({ structuredContent: { clientId } });

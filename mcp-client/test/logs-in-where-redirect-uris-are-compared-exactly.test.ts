@@ -106,7 +106,9 @@ describe.each(variants)('against $name', ({ options, recovery, doctor }) => {
   it('reuses the registration on a second login while its port is free', async () => {
     const { run, code } = await interactive(['login', stack.mcpUrl], env);
     expect(code, run.stderr()).toBe(0);
-    expect(step(run, 'registration')).toEqual([expect.objectContaining({ source: 'stored', action: 'reused', clientId: first.clientId, redirectUri: first.redirectUri })]);
+    expect(step(run, 'registration')).toEqual([
+      expect.objectContaining({ source: 'stored', action: 'reused', clientId: first.clientId, redirectUri: first.redirectUri }),
+    ]);
     expect(stack.events.filter((e) => !e.startsWith('refused'))).toHaveLength(1);
   });
 

@@ -46,7 +46,17 @@ describe('mcp-client login against the real stack', () => {
     const { env, login } = await loginWithCli(DEMO_USERS.alice);
     const steps = login.lines.map((line) => line.step);
     expect(steps).toEqual(
-      expect.arrayContaining(['challenge', 'resource_metadata', 'authorization_server_metadata', 'registration', 'authorization_url', 'callback', 'token', 'mcp_connect', 'result']),
+      expect.arrayContaining([
+        'challenge',
+        'resource_metadata',
+        'authorization_server_metadata',
+        'registration',
+        'authorization_url',
+        'callback',
+        'token',
+        'mcp_connect',
+        'result',
+      ]),
     );
     const challenge = login.lines.find((line) => line.step === 'challenge')!;
     expect(challenge.status).toBe(401);

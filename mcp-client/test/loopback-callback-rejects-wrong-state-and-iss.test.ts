@@ -12,7 +12,12 @@ afterEach(async () => {
 });
 
 async function start(overrides: { issParameterSupported?: boolean; timeoutMs?: number } = {}): Promise<CallbackServer> {
-  callback = await startCallbackServer({ state: 'the-state', expectedIssuer: ISSUER, issParameterSupported: overrides.issParameterSupported ?? true, timeoutMs: overrides.timeoutMs ?? 10_000 });
+  callback = await startCallbackServer({
+    state: 'the-state',
+    expectedIssuer: ISSUER,
+    issParameterSupported: overrides.issParameterSupported ?? true,
+    timeoutMs: overrides.timeoutMs ?? 10_000,
+  });
   return callback;
 }
 
@@ -45,9 +50,15 @@ describe('the loopback callback (RFC 8252) validates before it acts', () => {
     await expect(cb.result).rejects.toMatchObject({ code: 'state_mismatch' });
   });
 
-  it('rejects a wrong iss and neither shows nor reports the response\'s error text', async () => {
+  it("rejects a wrong iss and neither shows nor reports the response's error text", async () => {
     const cb = await start();
-    const page = await hit(cb, { error: 'access_denied', error_description: EVIL, error_uri: `https://x/${EVIL}`, state: 'the-state', iss: 'https://evil.example' });
+    const page = await hit(cb, {
+      error: 'access_denied',
+      error_description: EVIL,
+      error_uri: `https://x/${EVIL}`,
+      state: 'the-state',
+      iss: 'https://evil.example',
+    });
     expect(page.status).toBe(400);
     expect(page.body).not.toContain(EVIL);
     const error = (await cb.result.then(

@@ -25,7 +25,10 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function servers(asOptions: Parameters<typeof startFakeAs>[0] = {}, rsOptions: Parameters<typeof startFakeRs>[1] = {}): Promise<{ as: FakeAs; rs: FakeRs }> {
+async function servers(
+  asOptions: Parameters<typeof startFakeAs>[0] = {},
+  rsOptions: Parameters<typeof startFakeRs>[1] = {},
+): Promise<{ as: FakeAs; rs: FakeRs }> {
   const as = await startFakeAs(asOptions);
   const rs = await startFakeRs(as, rsOptions);
   closers.push(rs, as);
@@ -56,7 +59,11 @@ describe('reacting to the server', () => {
     const run = runCli(['tools', rs.resource, '--no-browser', '--json'], env);
     expect(await approveAll(run)).toBe(0);
     const challenges = run.lines.filter((l) => l['step'] === 'challenge');
-    expect(challenges.at(-1)).toMatchObject({ status: 401, via: 'mcp_request', resourceMetadata: `${new URL(rs.resource).origin}/.well-known/oauth-protected-resource/mcp` });
+    expect(challenges.at(-1)).toMatchObject({
+      status: 401,
+      via: 'mcp_request',
+      resourceMetadata: `${new URL(rs.resource).origin}/.well-known/oauth-protected-resource/mcp`,
+    });
     expect(run.lines.at(-1)).toMatchObject({ step: 'result', tools: expect.arrayContaining([expect.objectContaining({ name: 'whoami' })]) });
     expect(as.registrations).toHaveLength(1);
   });
@@ -92,7 +99,12 @@ describe('reacting to the server', () => {
     const run = runCli(['call', rs.resource, 'echo', '{"text":"x"}', '--no-browser', '--json'], env);
     expect(await approveAll(run)).toBe(1);
     expect(as.requests.filter((r) => r.path === '/authorize').length).toBe(before);
-    expect(run.lines.at(-1)).toMatchObject({ step: 'error', error: 'insufficient_scope', message: expect.stringContaining('already carries'), hint: expect.any(String) });
+    expect(run.lines.at(-1)).toMatchObject({
+      step: 'error',
+      error: 'insufficient_scope',
+      message: expect.stringContaining('already carries'),
+      hint: expect.any(String),
+    });
   });
 
   it('follows a resource to a new authorization server: registers there and never shows it the old client', async () => {
@@ -105,7 +117,9 @@ describe('reacting to the server', () => {
     const run = runCli(['call', rs.resource, 'whoami', '--no-browser', '--json'], env);
     expect(await approveAll(run)).toBe(0);
     expect(as2.registrations).toHaveLength(1);
-    const seenAtAs2 = as2.requests.map((r) => `${r.query ?? ''} ${r.body} ${Buffer.from((r.headers.authorization ?? '').replace(/^Basic /, ''), 'base64').toString()}`);
+    const seenAtAs2 = as2.requests.map(
+      (r) => `${r.query ?? ''} ${r.body} ${Buffer.from((r.headers.authorization ?? '').replace(/^Basic /, ''), 'base64').toString()}`,
+    );
     expect(seenAtAs2.some((text) => text.includes('as1-'))).toBe(false);
     expect(as2.requests.find((r) => r.path === '/authorize')?.query).toContain('client_id=as2-1');
     expect(as2.requests.filter((r) => r.path === '/authorize').length).toBe(1);
@@ -119,7 +133,10 @@ describe('reacting to the server', () => {
 
   it('gets a token with client_credentials for a machine client, without a browser', async () => {
     const { as, rs } = await servers({ machineClients: { 'machine-1': 'machine-secret' } });
-    const run = runCli(['call', rs.resource, 'whoami', '--json', '--client-credentials', '--client-id', 'machine-1'], { ...env, MCP_CLIENT_SECRET: 'machine-secret' });
+    const run = runCli(['call', rs.resource, 'whoami', '--json', '--client-credentials', '--client-id', 'machine-1'], {
+      ...env,
+      MCP_CLIENT_SECRET: 'machine-secret',
+    });
     expect(await run.exit).toBe(0);
     expect(steps(run)).not.toContain('authorization_url');
     expect(run.lines.find((l) => l['step'] === 'token')).toMatchObject({ grantType: 'client_credentials', authMethod: 'client_secret_basic' });

@@ -88,7 +88,13 @@ describe('dynamic client registration (RFC 7591)', () => {
   it('moves a registration stored without a port (older mcp-client) to the exact URI it listens on', async () => {
     as = await startFakeAs();
     const store = new Store(dir);
-    await store.saveClient(as.issuer, { client_id: 'old-client', redirect_uris: ['http://127.0.0.1/callback'], token_endpoint_auth_method: 'none', source: 'dcr', saved_at: '2026-01-01T00:00:00.000Z' });
+    await store.saveClient(as.issuer, {
+      client_id: 'old-client',
+      redirect_uris: ['http://127.0.0.1/callback'],
+      token_endpoint_auth_method: 'none',
+      source: 'dcr',
+      saved_at: '2026-01-01T00:00:00.000Z',
+    });
     const { metadata } = await discoverAuthorizationServer(as.issuer, trace());
     const result = await ensureClient({ store, issuer: as.issuer, metadata, trace: trace() });
     expect(result).toMatchObject({ source: 'dcr', action: 'registered' });

@@ -10,9 +10,21 @@ function stream(isTTY: boolean): PassThrough & { isTTY: boolean; text(): string 
   out.columns = 80;
   // What a TTY write stream offers (tty.WriteStream), written as ANSI like the real one.
   Object.assign(out, {
-    cursorTo: (x: number, cb?: () => void) => { out.write(`\x1b[${x + 1}G`); cb?.(); return true; },
-    clearLine: (_dir: number, cb?: () => void) => { out.write('\x1b[2K'); cb?.(); return true; },
-    moveCursor: (_dx: number, dy: number, cb?: () => void) => { if (dy) out.write(`\x1b[${Math.abs(dy)}${dy < 0 ? 'A' : 'B'}`); cb?.(); return true; },
+    cursorTo: (x: number, cb?: () => void) => {
+      out.write(`\x1b[${x + 1}G`);
+      cb?.();
+      return true;
+    },
+    clearLine: (_dir: number, cb?: () => void) => {
+      out.write('\x1b[2K');
+      cb?.();
+      return true;
+    },
+    moveCursor: (_dx: number, dy: number, cb?: () => void) => {
+      if (dy) out.write(`\x1b[${Math.abs(dy)}${dy < 0 ? 'A' : 'B'}`);
+      cb?.();
+      return true;
+    },
   });
   out.text = () => text;
   return out;

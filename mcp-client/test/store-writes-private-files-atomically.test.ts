@@ -12,7 +12,14 @@ afterEach(async () => {
   await rm(base, { recursive: true, force: true });
 });
 
-const tokens = { access_token: 'AT-secret', token_type: 'Bearer', refresh_token: 'RT-secret', scope: 'mcp:tools', expires_at: Date.now() + 3_600_000, obtained_at: new Date().toISOString() };
+const tokens = {
+  access_token: 'AT-secret',
+  token_type: 'Bearer',
+  refresh_token: 'RT-secret',
+  scope: 'mcp:tools',
+  expires_at: Date.now() + 3_600_000,
+  obtained_at: new Date().toISOString(),
+};
 
 describe('the credential store', () => {
   it('creates its directory 0700 and writes 0600 files, leaving no temporary files', async () => {
@@ -36,8 +43,16 @@ describe('the credential store', () => {
 
   it('keeps one file per issuer and finds tokens by server URL', async () => {
     const store = new Store(base);
-    await store.saveTokens('http://a.example', { resource: 'http://127.0.0.1:3000/mcp', server_url: 'http://127.0.0.1:3000/mcp', tokens: { ...tokens, obtained_at: '2026-01-01T00:00:00.000Z' } });
-    await store.saveTokens('http://b.example/tenant', { resource: 'http://127.0.0.1:3000/mcp', server_url: 'http://127.0.0.1:3000/mcp', tokens: { ...tokens, obtained_at: '2026-02-01T00:00:00.000Z' } });
+    await store.saveTokens('http://a.example', {
+      resource: 'http://127.0.0.1:3000/mcp',
+      server_url: 'http://127.0.0.1:3000/mcp',
+      tokens: { ...tokens, obtained_at: '2026-01-01T00:00:00.000Z' },
+    });
+    await store.saveTokens('http://b.example/tenant', {
+      resource: 'http://127.0.0.1:3000/mcp',
+      server_url: 'http://127.0.0.1:3000/mcp',
+      tokens: { ...tokens, obtained_at: '2026-02-01T00:00:00.000Z' },
+    });
     expect((await readdir(base)).sort()).toEqual([issuerFileName('http://a.example'), issuerFileName('http://b.example/tenant')].sort());
     const found = await store.findByServer('HTTP://127.0.0.1:3000/mcp/');
     expect(found?.issuer).toBe('http://b.example/tenant'); // the most recent wins

@@ -26,16 +26,36 @@ async function discoverAt(options: FakeAsOptions, requirePkce = true) {
     (result) => ({ result, error: undefined }),
     (error: unknown) => ({ result: undefined, error: error as { code: string; message: string } }),
   );
-  const lines = String(out.read() ?? '').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+  const lines = String(out.read() ?? '')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
   return { as, lines, ...outcome, deviations: lines.filter((line) => line.step === 'deviation') };
 }
 
 describe('harmless gaps: a deviation step, and the flow goes on', () => {
   it.each([
-    { name: 'response_types_supported missing (RFC 8414 REQUIRED)', options: { omitMetadata: ['response_types_supported'] }, id: 'as.response_types_supported' },
-    { name: 'an OIDC document without jwks_uri, subject_types_supported, id_token_signing_alg_values_supported', options: { metadataAt: 'oidc' as const, omitMetadata: ['jwks_uri', 'subject_types_supported', 'id_token_signing_alg_values_supported'] }, id: 'as.oidc_required_members' },
-    { name: 'a malformed optional member (scopes_supported as a string)', options: { extraMetadata: { scopes_supported: 'mcp:tools offline_access' } }, id: 'as.member_type' },
-    { name: 'grant_types_supported without authorization_code', options: { extraMetadata: { grant_types_supported: ['implicit'] } }, id: 'as.grant_types_supported' },
+    {
+      name: 'response_types_supported missing (RFC 8414 REQUIRED)',
+      options: { omitMetadata: ['response_types_supported'] },
+      id: 'as.response_types_supported',
+    },
+    {
+      name: 'an OIDC document without jwks_uri, subject_types_supported, id_token_signing_alg_values_supported',
+      options: { metadataAt: 'oidc' as const, omitMetadata: ['jwks_uri', 'subject_types_supported', 'id_token_signing_alg_values_supported'] },
+      id: 'as.oidc_required_members',
+    },
+    {
+      name: 'a malformed optional member (scopes_supported as a string)',
+      options: { extraMetadata: { scopes_supported: 'mcp:tools offline_access' } },
+      id: 'as.member_type',
+    },
+    {
+      name: 'grant_types_supported without authorization_code',
+      options: { extraMetadata: { grant_types_supported: ['implicit'] } },
+      id: 'as.grant_types_supported',
+    },
     { name: 'a plain-http endpoint on a non-loopback host', options: { extraMetadata: { revocation_endpoint: 'http://as.example/revoke' } }, id: 'as.https' },
   ])('$name', async ({ options, id }) => {
     const { result, error, deviations } = await discoverAt(options);
@@ -64,12 +84,27 @@ describe('harmless gaps: a deviation step, and the flow goes on', () => {
 
 describe('unsafe or unusable: the flow stops, naming the rule', () => {
   it.each([
-    { name: 'an issuer other than the one looked up', options: { publishedIssuer: 'https://other.example' }, code: 'issuer_mismatch', text: 'https://other.example' },
+    {
+      name: 'an issuer other than the one looked up',
+      options: { publishedIssuer: 'https://other.example' },
+      code: 'issuer_mismatch',
+      text: 'https://other.example',
+    },
     { name: 'no issuer at all', options: { omitMetadata: ['issuer'] }, code: 'issuer_mismatch', text: 'no issuer' },
     { name: 'no PKCE S256', options: { codeChallengeMethods: ['plain'] }, code: 'pkce_unsupported', text: 'S256' },
     { name: 'code_challenge_methods_supported absent', options: { codeChallengeMethods: null }, code: 'pkce_unsupported', text: 'absent' },
-    { name: 'response types without "code"', options: { extraMetadata: { response_types_supported: ['token'] } }, code: 'invalid_as_metadata', text: 'without "code"' },
-    { name: 'an authorization endpoint that is not http(s)', options: { extraMetadata: { authorization_endpoint: 'javascript:alert(1)' } }, code: 'invalid_as_metadata', text: 'authorization_endpoint' },
+    {
+      name: 'response types without "code"',
+      options: { extraMetadata: { response_types_supported: ['token'] } },
+      code: 'invalid_as_metadata',
+      text: 'without "code"',
+    },
+    {
+      name: 'an authorization endpoint that is not http(s)',
+      options: { extraMetadata: { authorization_endpoint: 'javascript:alert(1)' } },
+      code: 'invalid_as_metadata',
+      text: 'authorization_endpoint',
+    },
     { name: 'no token endpoint', options: { omitMetadata: ['token_endpoint'] }, code: 'invalid_as_metadata', text: 'token_endpoint' },
   ])('$name', async ({ options, code, text }) => {
     const { error, lines } = await discoverAt(options);
@@ -88,6 +123,9 @@ describe('unsafe or unusable: the flow stops, naming the rule', () => {
     });
     servers.push(server);
     const trace = new Trace({ json: true, verbose: false, stdout: new PassThrough(), stderr: new PassThrough() });
-    await expect(discoverAuthorizationServer(server.origin, trace)).rejects.toMatchObject({ code: 'invalid_as_metadata', message: expect.stringContaining('not a JSON object') });
+    await expect(discoverAuthorizationServer(server.origin, trace)).rejects.toMatchObject({
+      code: 'invalid_as_metadata',
+      message: expect.stringContaining('not a JSON object'),
+    });
   });
 });

@@ -41,7 +41,17 @@ export interface AppDeps {
  * Fastify app, in order: Origin check and CORS, metadata, health, then the MCP endpoint
  * behind the bearer gate (authentication, then the per-operation scope decision).
  */
-export async function createApp({ config, verifier, notes, logger, upstream = createUpstream(config, logger), registry = serverRegistry(), draining, metrics, revokedGrants }: AppDeps): Promise<FastifyInstance> {
+export async function createApp({
+  config,
+  verifier,
+  notes,
+  logger,
+  upstream = createUpstream(config, logger),
+  registry = serverRegistry(),
+  draining,
+  metrics,
+  revokedGrants,
+}: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- it sets the instance's logger type parameter to Fastify's, which the rest of the code takes
     loggerInstance: logger as FastifyBaseLogger,
@@ -50,8 +60,7 @@ export async function createApp({ config, verifier, notes, logger, upstream = cr
     // answer 503): the balancer may already have sent them; idle connections are closed.
     return503OnClosing: false,
     // Request logs name the path without the query string, whichever logger is passed in.
-    childLoggerFactory: (parent, bindings, options) =>
-      parent.child(bindings, { ...options, serializers: { ...options.serializers, req: serializeRequest } }),
+    childLoggerFactory: (parent, bindings, options) => parent.child(bindings, { ...options, serializers: { ...options.serializers, req: serializeRequest } }),
   });
 
   registerJsonBodyParser(app);
@@ -88,10 +97,14 @@ export async function createApp({ config, verifier, notes, logger, upstream = cr
     app.get(path, async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send(metadata));
   }
 
-  registerHealth(app, [
-    { name: 'authorizationServer', check: () => verifier.readiness() },
-    ...(notes.kind === 'redis' ? [{ name: 'redis', check: () => notes.readiness() }] : []),
-  ], draining);
+  registerHealth(
+    app,
+    [
+      { name: 'authorizationServer', check: () => verifier.readiness() },
+      ...(notes.kind === 'redis' ? [{ name: 'redis', check: () => notes.readiness() }] : []),
+    ],
+    draining,
+  );
 
   const mcp = createMcpHandler(mcpServerFactory(registry, notes, upstream), {
     maxRequestBodySize: config.bodyLimit,
@@ -118,7 +131,14 @@ export async function createApp({ config, verifier, notes, logger, upstream = cr
   });
 
   // Deprecated HTTP+SSE (LEGACY_SSE=true): the same gate, the same servers, one per session.
-  if (config.legacySse) registerLegacySse(app, { config: config.legacySse, gate: bearerGate, buildMcpServer: mcpServerFactory(registry, notes, upstream), revoked: revokedGrants, logger });
+  if (config.legacySse)
+    registerLegacySse(app, {
+      config: config.legacySse,
+      gate: bearerGate,
+      buildMcpServer: mcpServerFactory(registry, notes, upstream),
+      revoked: revokedGrants,
+      logger,
+    });
 
   app.addHook('onClose', async () => {
     await mcp.close();

@@ -10,12 +10,9 @@ import { redisTarget, redisTargetProblem, redisVariables, type RedisTarget } fro
  * configuration table; the defaults are those of a local `pnpm start`, which needs none.
  */
 
-const identifierUrl = z
-  .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
-  .transform((value) => value.replace(/\/+$/, ''));
+const identifierUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).transform((value) => value.replace(/\/+$/, ''));
 
 const csv = z.string().transform((value) => value.split(/[\s,]+/).filter(Boolean));
-
 
 /** Where notes are kept (server.ts). */
 export type StoreChoice = { kind: 'sqlite'; path: string } | ({ kind: 'redis'; keyPrefix: string } & RedisTarget) | { kind: 'memory' };
@@ -40,7 +37,11 @@ export const configSchema = z.object({
   /** DPoP (RFC 9449): DPOP, DPOP_ALGS, DPOP_PROOF_MAX_AGE_SECONDS, DPOP_NONCE_SECRET (auth/dpop/variables.ts). */
   ...dpopVariables,
   /** Largest request body accepted on /mcp, in bytes. */
-  BODY_LIMIT: z.coerce.number().int().positive().default(1024 * 1024),
+  BODY_LIMIT: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
 
   /** How access tokens are checked: `jwt` locally against the AS JWKS, or `introspection` (RFC 7662) per request. */
   TOKEN_VERIFIER: z.enum(['jwt', 'introspection']).default('jwt'),
@@ -60,7 +61,9 @@ export const configSchema = z.object({
    * Default: MCP Inspector's UI.
    */
   ALLOWED_ORIGINS: csv
-    .pipe(z.array(z.union([z.literal('*'), z.url({ protocol: /^https?$/, error: 'must be an http(s) origin or *' }).transform((value) => new URL(value).origin)])))
+    .pipe(
+      z.array(z.union([z.literal('*'), z.url({ protocol: /^https?$/, error: 'must be an http(s) origin or *' }).transform((value) => new URL(value).origin)])),
+    )
     .default(['http://localhost:6274', 'http://127.0.0.1:6274']),
 
   /** Notes in Redis (one server, Sentinel or Cluster), shared by several instances; the default store when set. */
@@ -176,7 +179,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError('invalid resource-server configuration:\n  TOKEN_EXCHANGE_CLIENT_ID, TOKEN_EXCHANGE_CLIENT_SECRET: set both or neither');
   }
   if (parsed.data.TOKEN_VERIFIER === 'introspection' && !(parsed.data.INTROSPECTION_CLIENT_ID && parsed.data.INTROSPECTION_CLIENT_SECRET)) {
-    throw new ConfigError('invalid resource-server configuration:\n  INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET: must be set when TOKEN_VERIFIER=introspection');
+    throw new ConfigError(
+      'invalid resource-server configuration:\n  INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET: must be set when TOKEN_VERIFIER=introspection',
+    );
   }
   const redisProblem = redisTargetProblem(parsed.data);
   if (redisProblem) throw new ConfigError(`invalid resource-server configuration:\n  ${redisProblem}`);

@@ -16,7 +16,9 @@ export function registerHealth(app: FastifyInstance, checks: ReadinessCheck[], d
 
   app.get('/readyz', async (_request, reply) => {
     if (draining()) return reply.code(503).header('cache-control', 'no-store').send({ status: 'draining' });
-    const results = await Promise.all(checks.map(async (entry) => [entry.name, await entry.check().catch((error: unknown) => ({ ok: false, detail: String(error) }))] as const));
+    const results = await Promise.all(
+      checks.map(async (entry) => [entry.name, await entry.check().catch((error: unknown) => ({ ok: false, detail: String(error) }))] as const),
+    );
     const ready = results.every(([, result]) => result.ok);
     return reply
       .code(ready ? 200 : 503)

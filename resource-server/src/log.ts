@@ -8,15 +8,18 @@ export type { Logger };
  * headers and token fields are redacted should they ever reach a log line.
  */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
-  return pino({
-    name: 'resource-server',
-    level,
-    redact: {
-      paths: ['req.headers.authorization', 'req.headers.dpop', 'req.headers.cookie', '*.token', '*.access_token', 'token', 'access_token'],
-      censor: '[redacted]',
+  return pino(
+    {
+      name: 'resource-server',
+      level,
+      redact: {
+        paths: ['req.headers.authorization', 'req.headers.dpop', 'req.headers.cookie', '*.token', '*.access_token', 'token', 'access_token'],
+        censor: '[redacted]',
+      },
+      serializers: { req: serializeRequest },
     },
-    serializers: { req: serializeRequest },
-  }, destination);
+    destination,
+  );
 }
 
 /** Fastify request serializer: method, path (no query), remote address. */

@@ -81,7 +81,9 @@ export function createNotesStore(config: Config, logger: Logger): NotesStore {
   const { store } = config;
   if (store.kind === 'redis') return withUnavailableAsError(new RedisNotesStore({ target: store, keyPrefix: store.keyPrefix, logger }));
   if (store.kind === 'memory') {
-    logger.warn('STORE=memory: notes are kept IN THIS PROCESS ONLY — lost on restart and not shared between instances; unset STORE to keep them in a SQLite file');
+    logger.warn(
+      'STORE=memory: notes are kept IN THIS PROCESS ONLY — lost on restart and not shared between instances; unset STORE to keep them in a SQLite file',
+    );
     return new MemoryNotesStore();
   }
   try {
@@ -102,21 +104,41 @@ function storeLocation(config: Config): string | undefined {
 }
 
 /** Builds the app from the configuration and listens; used by main.ts, tests and the benchmark. */
-export async function startResourceServer(config: Config, logger: Logger = createLogger(config.logLevel), options: StartOptions = {}): Promise<RunningResourceServer> {
+export async function startResourceServer(
+  config: Config,
+  logger: Logger = createLogger(config.logLevel),
+  options: StartOptions = {},
+): Promise<RunningResourceServer> {
   const revokedGrants = createRevokedGrants(config, logger);
   const metrics = createResourceMetrics();
   const baseVerifier = options.verifier ?? createVerifier(config, logger, metrics);
   const verifier = timedVerifier(revokedGrants ? refusingRevokedGrants(baseVerifier, revokedGrants) : baseVerifier, metrics);
   const notes = createNotesStore(config, logger);
   let draining = false;
-  const app = await createApp({ metrics, config, verifier, notes, logger, revokedGrants, draining: () => draining, ...(options.registry ? { registry: options.registry } : {}) });
+  const app = await createApp({
+    metrics,
+    config,
+    verifier,
+    notes,
+    logger,
+    revokedGrants,
+    draining: () => draining,
+    ...(options.registry ? { registry: options.registry } : {}),
+  });
   await app.listen({ host: config.host, port: config.port });
   const metricsListener = config.metrics ? await startMetricsListener(metrics.registry, config.metrics) : undefined;
   if (metricsListener) logger.info({ metrics: metricsListener.url }, 'metrics listener ready');
   // Warm the key cache so the first request does not pay for discovery; failure is not fatal (/readyz tells).
   void verifier.readiness().then((ready) => ready.ok || logger.warn({ detail: ready.detail }, 'not ready yet: cannot verify tokens'));
   logger.info(
-    { resource: config.resourceUrl, metadata: config.resourceMetadataUrl, authorizationServer: config.authServer.issuer, tokenVerifier: config.tokenVerifier, notes: notes.kind, notesLocation: storeLocation(config) },
+    {
+      resource: config.resourceUrl,
+      metadata: config.resourceMetadataUrl,
+      authorizationServer: config.authServer.issuer,
+      tokenVerifier: config.tokenVerifier,
+      notes: notes.kind,
+      notesLocation: storeLocation(config),
+    },
     'resource-server ready',
   );
   // Shutdown in the order a load balancer needs: not ready, keep serving through the grace

@@ -28,7 +28,13 @@ const nested = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
 async function post(body: string) {
   const response = await fetch(rs.mcpUrl, {
     method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': MODERN, 'mcp-method': 'tools/list' },
+    headers: {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': MODERN,
+      'mcp-method': 'tools/list',
+    },
     body,
   });
   return { status: response.status, text: await response.text() };
@@ -44,7 +50,11 @@ describe('deeply nested JSON', () => {
   ])('is refused %s with 400 and JSON-RPC -32600', async (_where, body) => {
     const answer = await post(body);
     expect(answer.status).toBe(400);
-    expect(JSON.parse(answer.text)).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32600, message: 'Invalid Request: JSON nested deeper than 64 levels.' } });
+    expect(JSON.parse(answer.text)).toEqual({
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: -32600, message: 'Invalid Request: JSON nested deeper than 64 levels.' },
+    });
   });
 
   it('is accepted at a reasonable depth', async () => {

@@ -33,7 +33,12 @@ describe('upstream_profile when no upstream token can be had', () => {
     expect(response.status).toBe(200);
     expect(response.body.result).toMatchObject({
       isError: true,
-      content: [{ type: 'text', text: 'The identity provider cannot be used right now: this server is not set up to call upstream APIs (TOKEN_EXCHANGE_CLIENT_ID is not set).' }],
+      content: [
+        {
+          type: 'text',
+          text: 'The identity provider cannot be used right now: this server is not set up to call upstream APIs (TOKEN_EXCHANGE_CLIENT_ID is not set).',
+        },
+      ],
     });
   });
 

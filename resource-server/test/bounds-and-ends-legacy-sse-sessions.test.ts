@@ -20,7 +20,12 @@ const opened: SseStream[] = [];
 
 beforeAll(async () => {
   as = await StandInAuthorizationServer.start();
-  rs = await startResourceServerFor(as, { LEGACY_SSE: 'true', LEGACY_SSE_MAX_SESSIONS: '3', LEGACY_SSE_MAX_SESSIONS_PER_USER: '2', LEGACY_SSE_IDLE_SECONDS: String(IDLE_SECONDS) });
+  rs = await startResourceServerFor(as, {
+    LEGACY_SSE: 'true',
+    LEGACY_SSE_MAX_SESSIONS: '3',
+    LEGACY_SSE_MAX_SESSIONS_PER_USER: '2',
+    LEGACY_SSE_IDLE_SECONDS: String(IDLE_SECONDS),
+  });
   sseUrl = `${rs.mcpUrl}/sse`;
 });
 afterAll(async () => {
@@ -50,7 +55,11 @@ async function open(token?: string, headers?: Record<string, string>) {
   opened.push(stream);
   return stream;
 }
-const initialize = { id: 1, method: 'initialize', params: { protocolVersion: '2024-11-05', capabilities: {}, clientInfo: { name: 'legacy-raw', version: '0.1' } } };
+const initialize = {
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2024-11-05', capabilities: {}, clientInfo: { name: 'legacy-raw', version: '0.1' } },
+};
 const whoami = (id: number) => ({ id, method: 'tools/call', params: { name: 'whoami', arguments: {} } });
 
 async function initialized(token: string) {
@@ -116,7 +125,11 @@ describe('a session', () => {
     const bare = new URL(stream.endpoint!);
     bare.search = '';
     expect((await postMessage(bare, whoami(1), { token })).status).toBe(400);
-    const notRpc = await fetch(stream.endpoint!, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"hello":"world"}' });
+    const notRpc = await fetch(stream.endpoint!, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: '{"hello":"world"}',
+    });
     expect(notRpc.status).toBe(400);
     expect(await notRpc.json()).toMatchObject({ jsonrpc: '2.0', error: { code: -32600 } });
   });
@@ -166,7 +179,10 @@ describe('the gate of /mcp', () => {
     const foreign = await open(token, { origin: 'http://evil.example' });
     expect(foreign.status).toBe(403);
     expect(foreign.body).toMatchObject({ error: 'forbidden_origin' });
-    const preflight = await fetch(`${rs.mcpUrl}/messages`, { method: 'OPTIONS', headers: { origin: 'http://evil.example', 'access-control-request-method': 'POST' } });
+    const preflight = await fetch(`${rs.mcpUrl}/messages`, {
+      method: 'OPTIONS',
+      headers: { origin: 'http://evil.example', 'access-control-request-method': 'POST' },
+    });
     expect(preflight.status).toBe(403);
 
     const own = new URL(rs.mcpUrl).origin;

@@ -27,7 +27,10 @@ async function setUp(env: Record<string, string> = {}) {
   const as = await StandInAuthorizationServer.start();
   // Without the verified-token cache unless a test asks for it: these tests are about the keys.
   const rs = await startResourceServerFor(as, { TOKEN_CACHE_SECONDS: '0', ...env });
-  cleanup.push(() => as.down(), () => rs.close());
+  cleanup.push(
+    () => as.down(),
+    () => rs.close(),
+  );
   // Startup warms the cache: wait until the first fetch has happened.
   expect((await fetch(new URL('/readyz', rs.mcpUrl))).status).toBe(200);
   return { as, rs };

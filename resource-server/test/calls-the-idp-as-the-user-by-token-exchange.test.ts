@@ -29,7 +29,16 @@ const logLines: string[] = [];
 const configDirs: string[] = [];
 
 beforeAll(async () => {
-  const logger = (name: string) => pino({ name, level: 'debug' }, new Writable({ write: (chunk, _encoding, done) => { logLines.push(String(chunk)); done(); } }));
+  const logger = (name: string) =>
+    pino(
+      { name, level: 'debug' },
+      new Writable({
+        write: (chunk, _encoding, done) => {
+          logLines.push(String(chunk));
+          done();
+        },
+      }),
+    );
   stack = await startStack({
     tokenExchange: true,
     // MCP tokens outlive the upstream ones here, so moving the clock expires only the latter.
@@ -97,7 +106,10 @@ describe('upstream_profile end to end with the real CLI', () => {
     expect(call.lines.find((line) => line.step === 'step_up')).toMatchObject({ requiredScope: expect.stringContaining('upstream:read') });
     const result = call.lines.at(-1)!;
     expect(result.step).toBe('result');
-    expect(result.structuredContent).toMatchObject({ issuer: stack.idpIssuer, profile: { sub: ALICE_AT_THE_IDP, email: 'alice@example.com', email_verified: true, name: 'alice' } });
+    expect(result.structuredContent).toMatchObject({
+      issuer: stack.idpIssuer,
+      profile: { sub: ALICE_AT_THE_IDP, email: 'alice@example.com', email_verified: true, name: 'alice' },
+    });
     mcpTokens.push(...(await storedAccessTokens(configDir)));
 
     const atTheIdp = bearerTokensAtTheIdp();
@@ -131,7 +143,10 @@ describe('upstream_profile over HTTP', () => {
     expect((await profileCall(bob.tokens.access_token)).body.result.structuredContent.profile.email).toBe('bob@example.com');
     // A second MCP access token of the same grant: the resource server caches per token, so
     // both exchange, and the auth server's lock is what keeps the refresh to one.
-    const second = String((await tokenRequest(stack.authServerIssuer, { grant_type: 'refresh_token', refresh_token: bob.tokens.refresh_token!, client_id: bob.clientId })).body.access_token);
+    const second = String(
+      (await tokenRequest(stack.authServerIssuer, { grant_type: 'refresh_token', refresh_token: bob.tokens.refresh_token!, client_id: bob.clientId })).body
+        .access_token,
+    );
     const before = refreshesAtTheIdp();
 
     vi.useFakeTimers({ toFake: ['Date'] });
@@ -150,7 +165,12 @@ describe('upstream_profile over HTTP', () => {
   });
 
   it('says so, as a tool error without a stack trace, when the user must sign in again upstream', async () => {
-    const { tokens } = await obtainAccessToken({ issuer: stack.authServerIssuer, resource: stack.mcpUrl, user: DEMO_USERS.bob, scope: 'mcp:tools upstream:read' });
+    const { tokens } = await obtainAccessToken({
+      issuer: stack.authServerIssuer,
+      resource: stack.mcpUrl,
+      user: DEMO_USERS.bob,
+      scope: 'mcp:tools upstream:read',
+    });
     expect((await profileCall(tokens.access_token)).body.result.isError).toBeUndefined();
     await stack.restartIdp(); // it forgets every refresh token it issued
     vi.useFakeTimers({ toFake: ['Date'] });
@@ -159,7 +179,9 @@ describe('upstream_profile over HTTP', () => {
     expect(answer.status).toBe(200);
     expect(answer.body.result.isError).toBe(true);
     const text = answer.body.result.content[0]!.text;
-    expect(text).toMatch(/^Sign in again to use this tool \(the user must sign in again: the IdP refused to refresh the upstream tokens \(invalid_grant \(HTTP 400\)\)\)\. Log in/);
+    expect(text).toMatch(
+      /^Sign in again to use this tool \(the user must sign in again: the IdP refused to refresh the upstream tokens \(invalid_grant \(HTTP 400\)\)\)\. Log in/,
+    );
     expect(text).not.toMatch(/\n\s+at |Error:/);
   });
 

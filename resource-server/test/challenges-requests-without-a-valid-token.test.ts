@@ -29,7 +29,11 @@ describe('requests without a valid token', () => {
     ['a token that is not a JWT', 'Bearer not-a-jwt', 'The access token is not a JWT.'],
     ['a scheme other than Bearer and DPoP', 'Basic YWxpY2U6cGFzc3dvcmQ=', 'The Authorization header is not a Bearer or DPoP token.'],
     // header {"alg":"none","typ":"at+jwt"}: unsigned tokens are refused before any key lookup
-    ['an unsigned token', 'Bearer eyJhbGciOiJub25lIiwidHlwIjoiYXQrand0In0.eyJzdWIiOiJ4In0.', 'The access token is signed with an algorithm this server does not accept.'],
+    [
+      'an unsigned token',
+      'Bearer eyJhbGciOiJub25lIiwidHlwIjoiYXQrand0In0.eyJzdWIiOiJ4In0.',
+      'The access token is signed with an algorithm this server does not accept.',
+    ],
   ])('answers 401 invalid_token to %s', async (_label, authorization, description) => {
     const response = await postMcp({ authorization });
     expect(response.status).toBe(401);

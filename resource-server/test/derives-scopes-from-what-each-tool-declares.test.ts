@@ -61,7 +61,13 @@ let metadataUrl: string;
 beforeAll(async () => {
   as = await StandInAuthorizationServer.start();
   const port = await freePort();
-  const config = loadConfig({ RESOURCE_URL: `http://127.0.0.1:${port}/mcp`, AUTH_SERVER_ISSUER: as.issuer, STORE: 'memory', REVOKED_GRANTS: 'off', LOG_LEVEL: 'silent' });
+  const config = loadConfig({
+    RESOURCE_URL: `http://127.0.0.1:${port}/mcp`,
+    AUTH_SERVER_ISSUER: as.issuer,
+    STORE: 'memory',
+    REVOKED_GRANTS: 'off',
+    LOG_LEVEL: 'silent',
+  });
   rs = await startResourceServer(config, pino({ level: 'silent' }), { registry: createRegistry(declarations) });
   mcpUrl = config.resourceUrl;
   metadataUrl = config.resourceMetadataUrl;
@@ -132,7 +138,11 @@ describe('a declaration that does not say which scopes it needs does not registe
   it.each([
     ['without scopes', bare, 'tool "notes_count" declares no scopes: name every scope it needs where it is declared'],
     ['with an empty list', { ...bare, scopes: [] }, 'tool "notes_count" declares no scopes'],
-    ['with a scope the registry does not declare', { ...bare, scopes: ['mcp:tools', 'calendar:wirte'] }, 'tool "notes_count" needs "calendar:wirte", which is not a scope of this resource (mcp:tools, calendar:read, files:read)'],
+    [
+      'with a scope the registry does not declare',
+      { ...bare, scopes: ['mcp:tools', 'calendar:wirte'] },
+      'tool "notes_count" needs "calendar:wirte", which is not a scope of this resource (mcp:tools, calendar:read, files:read)',
+    ],
     ['under a name already taken', { ...bare, name: 'next_meeting', scopes: ['mcp:tools'] }, 'tool "next_meeting" is declared twice'],
   ])('refuses a tool %s, naming it', (_label, tool, message) => {
     expect(() => createRegistry(withTool(tool))).toThrow(RegistrationError);

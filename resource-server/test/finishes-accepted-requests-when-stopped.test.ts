@@ -51,7 +51,13 @@ describe('SIGTERM', () => {
       jsonrpc: '2.0',
       id: 7,
       method: 'tools/list',
-      params: { _meta: { 'io.modelcontextprotocol/protocolVersion': MODERN, 'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} } },
+      params: {
+        _meta: {
+          'io.modelcontextprotocol/protocolVersion': MODERN,
+          'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
+          'io.modelcontextprotocol/clientCapabilities': {},
+        },
+      },
     });
     // A request accepted before the signal: its body is still on the way.
     const { port } = new URL(mcpUrl);

@@ -16,7 +16,12 @@ describe('HTTP hygiene with the default allow-list (real stack)', () => {
   afterAll(() => stack?.close());
 
   it('refuses a foreign Origin with 403 before anything runs, preflight included', async () => {
-    const response = await mcp(stack.mcpUrl, { token, method: 'tools/call', params: { name: 'whoami', arguments: {} }, headers: { origin: 'https://evil.example' } });
+    const response = await mcp(stack.mcpUrl, {
+      token,
+      method: 'tools/call',
+      params: { name: 'whoami', arguments: {} },
+      headers: { origin: 'https://evil.example' },
+    });
     expect(response.status).toBe(403);
     expect(response.body).toEqual({ error: 'forbidden_origin', error_description: 'Origin https://evil.example is not allowed to call this MCP server.' });
     expect(response.headers.get('access-control-allow-origin')).toBeNull();
@@ -119,6 +124,9 @@ describe('HTTP hygiene with a configured allow-list and Redis (real stack)', () 
   it('tells the user in the tool result that the notes storage is unavailable (Redis is down now)', async () => {
     const response = await mcp(stack.mcpUrl, { token, method: 'tools/call', params: { name: 'notes_list', arguments: {} } });
     expect(response.status).toBe(200);
-    expect(response.body.result).toMatchObject({ content: [{ type: 'text', text: 'The notes storage is unavailable right now; try again shortly.' }], isError: true });
+    expect(response.body.result).toMatchObject({
+      content: [{ type: 'text', text: 'The notes storage is unavailable right now; try again shortly.' }],
+      isError: true,
+    });
   });
 });

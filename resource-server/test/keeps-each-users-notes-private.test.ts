@@ -81,16 +81,17 @@ describe.each([
     expect((await callTool(stack.mcpUrl, alice, 'notes_list')).structuredContent.notes).toEqual([]);
   });
 
-  if (store === 'in Redis') it('keeps the notes in Redis, under the owner’s key', async () => {
-    const client = new Redis(redis.url);
-    try {
-      const bobSub = (await callTool(stack.mcpUrl, bob, 'whoami')).structuredContent.subject;
-      // Alice deleted her only note above; bob's note is under his subject.
-      expect(await client.keys('notes-test:notes:*')).toEqual([`notes-test:notes:${bobSub}`]);
-      const stored = Object.values(await client.hgetall(`notes-test:notes:${bobSub}`)).map((value) => (JSON.parse(value) as { text: string }).text);
-      expect(stored).toEqual(["bob's secret (in Redis)"]);
-    } finally {
-      client.disconnect();
-    }
-  });
+  if (store === 'in Redis')
+    it('keeps the notes in Redis, under the owner’s key', async () => {
+      const client = new Redis(redis.url);
+      try {
+        const bobSub = (await callTool(stack.mcpUrl, bob, 'whoami')).structuredContent.subject;
+        // Alice deleted her only note above; bob's note is under his subject.
+        expect(await client.keys('notes-test:notes:*')).toEqual([`notes-test:notes:${bobSub}`]);
+        const stored = Object.values(await client.hgetall(`notes-test:notes:${bobSub}`)).map((value) => (JSON.parse(value) as { text: string }).text);
+        expect(stored).toEqual(["bob's secret (in Redis)"]);
+      } finally {
+        client.disconnect();
+      }
+    });
 });

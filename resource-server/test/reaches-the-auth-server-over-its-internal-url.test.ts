@@ -27,7 +27,10 @@ let mcpUrl: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'internal-url-'));
   const clientsFile = join(dir, 'clients.yaml');
-  await writeFile(clientsFile, ['clients:', '  - client_id: nightly-report', `    client_secret: ${SECRET}`, '    grant_types: [client_credentials]'].join('\n'));
+  await writeFile(
+    clientsFile,
+    ['clients:', '  - client_id: nightly-report', `    client_secret: ${SECRET}`, '    grant_types: [client_credentials]'].join('\n'),
+  );
   const [asPort, rsPort] = [await freePort(), await freePort()];
   internal = `http://127.0.0.1:${asPort}`;
   const publicIssuer = `http://auth.example.test:${asPort}`;
@@ -47,7 +50,14 @@ beforeAll(async () => {
     { logger: silent },
   );
   const resourceServer = await startResourceServer(
-    loadConfig({ RESOURCE_URL: mcpUrl, PORT: String(rsPort), AUTH_SERVER_ISSUER: publicIssuer, AUTH_SERVER_INTERNAL_URL: internal, LOG_LEVEL: 'silent', STORE: 'memory' }),
+    loadConfig({
+      RESOURCE_URL: mcpUrl,
+      PORT: String(rsPort),
+      AUTH_SERVER_ISSUER: publicIssuer,
+      AUTH_SERVER_INTERNAL_URL: internal,
+      LOG_LEVEL: 'silent',
+      STORE: 'memory',
+    }),
     silent,
   );
   closers = [() => resourceServer.close(), () => authServer.close()];

@@ -18,7 +18,8 @@ describe.each(['redis', 'sqlite'] as const)('sharing the store on %s', (storage)
   });
   afterAll(() => stack?.close());
 
-  const login = (user: { login: string; password: string } = DEMO_USERS.alice) => obtainAccessToken({ issuer: stack.authServerIssuer, resource: stack.mcpUrl, user });
+  const login = (user: { login: string; password: string } = DEMO_USERS.alice) =>
+    obtainAccessToken({ issuer: stack.authServerIssuer, resource: stack.mcpUrl, user });
   const status = async (token: string) => (await mcp(stack.mcpUrl, { token, method: 'tools/list' })).status;
 
   /** Bounded wait for the resource server's next read of revoked grants (once a second). */

@@ -23,7 +23,19 @@ const extra: RunningResourceServer[] = [];
 /** Another instance of the stack's resource (same RESOURCE_URL and AS) on a port of its own. */
 async function instance(env: Record<string, string>): Promise<string> {
   const port = await freePort();
-  extra.push(await startResourceServer(loadConfig({ RESOURCE_URL: stack.mcpUrl, PORT: String(port), AUTH_SERVER_ISSUER: stack.authServerIssuer, LOG_LEVEL: 'silent', STORE: 'memory', REVOKED_GRANTS: 'off', ...env })));
+  extra.push(
+    await startResourceServer(
+      loadConfig({
+        RESOURCE_URL: stack.mcpUrl,
+        PORT: String(port),
+        AUTH_SERVER_ISSUER: stack.authServerIssuer,
+        LOG_LEVEL: 'silent',
+        STORE: 'memory',
+        REVOKED_GRANTS: 'off',
+        ...env,
+      }),
+    ),
+  );
   return `http://127.0.0.1:${port}/mcp`;
 }
 
@@ -32,8 +44,12 @@ beforeAll(async () => {
   // server to refuse (a deployment sets RESOURCE_DPOP=required there too).
   stack = await startStack({ resourceServerEnv: { DPOP: 'required' } });
   key = await DpopKey.generate();
-  bound = String((await obtainDpopAccessToken({ issuer: stack.authServerIssuer, resource: stack.mcpUrl, user: DEMO_USERS.alice, key })).response.body.access_token);
-  bearer = String((await obtainDpopAccessToken({ issuer: stack.authServerIssuer, resource: stack.mcpUrl, user: DEMO_USERS.bob, key: undefined })).response.body.access_token);
+  bound = String(
+    (await obtainDpopAccessToken({ issuer: stack.authServerIssuer, resource: stack.mcpUrl, user: DEMO_USERS.alice, key })).response.body.access_token,
+  );
+  bearer = String(
+    (await obtainDpopAccessToken({ issuer: stack.authServerIssuer, resource: stack.mcpUrl, user: DEMO_USERS.bob, key: undefined })).response.body.access_token,
+  );
 });
 afterAll(async () => {
   await Promise.allSettled([...extra.map((server) => server.close()), stack?.close()]);
@@ -44,7 +60,10 @@ afterEach(() => {
 
 const whoami = { method: 'tools/call', params: { name: 'whoami', arguments: {} } };
 const withDpop = async (url: string, nonce?: string) =>
-  mcp(url, { ...whoami, headers: { authorization: `DPoP ${bound}`, dpop: await key.proof({ htm: 'POST', htu: stack.mcpUrl, accessToken: bound, ...(nonce ? { nonce } : {}) }) } });
+  mcp(url, {
+    ...whoami,
+    headers: { authorization: `DPoP ${bound}`, dpop: await key.proof({ htm: 'POST', htu: stack.mcpUrl, accessToken: bound, ...(nonce ? { nonce } : {}) }) },
+  });
 
 describe('DPOP=required', () => {
   it('challenges with DPoP alone', async () => {
@@ -62,13 +81,18 @@ describe('DPOP=required', () => {
     const response = await mcp(stack.mcpUrl, { ...whoami, token: bearer });
     expect(response.status).toBe(401);
     expect(response.headers.get('www-authenticate')).toBe(
-      dpopChallenge(stack.resourceMetadataUrl, { error: 'invalid_token', description: 'This resource accepts only DPoP-bound access tokens, with the DPoP scheme and a proof.' }),
+      dpopChallenge(stack.resourceMetadataUrl, {
+        error: 'invalid_token',
+        description: 'This resource accepts only DPoP-bound access tokens, with the DPoP scheme and a proof.',
+      }),
     );
   });
 
   it('refuses a bad proof in the DPoP challenge, and serves a good one', async () => {
     const refused = await mcp(stack.mcpUrl, { ...whoami, headers: { authorization: `DPoP ${bound}` } });
-    expect(refused.headers.get('www-authenticate')).toBe(dpopChallenge(stack.resourceMetadataUrl, { error: 'invalid_dpop_proof', description: 'The request carries no DPoP proof.' }));
+    expect(refused.headers.get('www-authenticate')).toBe(
+      dpopChallenge(stack.resourceMetadataUrl, { error: 'invalid_dpop_proof', description: 'The request carries no DPoP proof.' }),
+    );
     expect((await withDpop(stack.mcpUrl)).status).toBe(200);
   });
 });
@@ -84,7 +108,9 @@ describe('DPOP_NONCE_SECRET', () => {
   it('answers a proof without a nonce with use_dpop_nonce and a nonce to retry with', async () => {
     const refused = await withDpop(first);
     expect(refused.status).toBe(401);
-    expect(refused.headers.get('www-authenticate')).toBe(dpopErrorChallenge(stack.resourceMetadataUrl, 'use_dpop_nonce', 'This resource requires a nonce in DPoP proofs: use the DPoP-Nonce it sent.'));
+    expect(refused.headers.get('www-authenticate')).toBe(
+      dpopErrorChallenge(stack.resourceMetadataUrl, 'use_dpop_nonce', 'This resource requires a nonce in DPoP proofs: use the DPoP-Nonce it sent.'),
+    );
     expect(refused.body).toEqual({ error: 'use_dpop_nonce', error_description: 'This resource requires a nonce in DPoP proofs: use the DPoP-Nonce it sent.' });
     const nonce = refused.headers.get('dpop-nonce')!;
     expect(nonce).toMatch(/^[\w-]{43}$/);
@@ -98,7 +124,13 @@ describe('DPOP_NONCE_SECRET', () => {
 
   it('refuses a nonce it did not issue', async () => {
     const refused = await withDpop(first, 'a-nonce-nobody-issued');
-    expect(refused.headers.get('www-authenticate')).toBe(dpopErrorChallenge(stack.resourceMetadataUrl, 'use_dpop_nonce', 'The nonce of the DPoP proof is not (or no longer) valid: use the DPoP-Nonce this response carries.'));
+    expect(refused.headers.get('www-authenticate')).toBe(
+      dpopErrorChallenge(
+        stack.resourceMetadataUrl,
+        'use_dpop_nonce',
+        'The nonce of the DPoP proof is not (or no longer) valid: use the DPoP-Nonce this response carries.',
+      ),
+    );
   });
 
   it('hands out the next nonce when the time step moves on, and refuses one two steps old', async () => {
@@ -150,6 +182,8 @@ describe('the HTTP+SSE paths (LEGACY_SSE=true) pass the same DPoP step', () => {
   it('refuses a proof for the MCP endpoint instead', async () => {
     const response = await openStream(stack.mcpUrl);
     expect(response.status).toBe(401);
-    expect(response.headers.get('www-authenticate')).toBe(dpopErrorChallenge(stack.resourceMetadataUrl, 'invalid_dpop_proof', 'The DPoP proof is for another URL (htu).'));
+    expect(response.headers.get('www-authenticate')).toBe(
+      dpopErrorChallenge(stack.resourceMetadataUrl, 'invalid_dpop_proof', 'The DPoP proof is for another URL (htu).'),
+    );
   });
 });

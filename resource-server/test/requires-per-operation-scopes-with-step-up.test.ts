@@ -26,7 +26,13 @@ describe('per-operation scopes (real stack, tokens from the real OAuth flow)', (
   it('lets mcp:tools list and call the reading tools', async () => {
     const listed = await mcp(stack.mcpUrl, { token: tokens.toolsOnly, method: 'tools/list' });
     expect(listed.status).toBe(200);
-    expect(listed.body.result.tools.map((tool: { name: string }) => tool.name).sort()).toEqual(['notes_add', 'notes_delete', 'notes_list', 'upstream_profile', 'whoami']);
+    expect(listed.body.result.tools.map((tool: { name: string }) => tool.name).sort()).toEqual([
+      'notes_add',
+      'notes_delete',
+      'notes_list',
+      'upstream_profile',
+      'whoami',
+    ]);
     expect((await callTool(stack.mcpUrl, tokens.toolsOnly, 'whoami')).structuredContent.scopes).toEqual(['mcp:tools']);
     expect(await notesOf(tokens.toolsOnly)).toEqual([]);
   });
@@ -45,11 +51,19 @@ describe('per-operation scopes (real stack, tokens from the real OAuth flow)', (
     expect((await mcp(stack.mcpUrl, { token: tokens.initial, method: 'prompts/list' })).status).toBe(200);
   });
 
-  it.each(['modern', 'legacy'] as const)('refuses notes_add without notes:write before the tool runs, naming every scope it needs (%s request)', async (era) => {
-    const response = await mcp(stack.mcpUrl, { token: tokens.initial, era, method: 'tools/call', params: { name: 'notes_add', arguments: { text: 'should not be saved' } } });
-    expectInsufficientScope(response, 'mcp:tools notes:write', 'tools/call notes_add needs the scopes mcp:tools notes:write.');
-    expect(await notesOf(tokens.initial)).toEqual([]);
-  });
+  it.each(['modern', 'legacy'] as const)(
+    'refuses notes_add without notes:write before the tool runs, naming every scope it needs (%s request)',
+    async (era) => {
+      const response = await mcp(stack.mcpUrl, {
+        token: tokens.initial,
+        era,
+        method: 'tools/call',
+        params: { name: 'notes_add', arguments: { text: 'should not be saved' } },
+      });
+      expectInsufficientScope(response, 'mcp:tools notes:write', 'tools/call notes_add needs the scopes mcp:tools notes:write.');
+      expect(await notesOf(tokens.initial)).toEqual([]);
+    },
+  );
 
   it('refuses notes_delete the same way', async () => {
     const response = await mcp(stack.mcpUrl, { token: tokens.toolsOnly, method: 'tools/call', params: { name: 'notes_delete', arguments: { id: 'x' } } });
@@ -81,9 +95,21 @@ describe('per-operation scopes (real stack, tokens from the real OAuth flow)', (
   });
 
   it.each([
-    ['Mcp-Name names an allowed tool, the body a write tool', { 'mcp-name': 'whoami' }, "Header mismatch: Mcp-Name header value 'whoami' does not match body value 'notes_add'"],
-    ['Mcp-Method names another method', { 'mcp-method': 'tools/list' }, "Header mismatch: Mcp-Method header value 'tools/list' does not match body value 'tools/call'"],
-    ['Mcp-Name is Base64 of another tool', { 'mcp-name': `=?base64?${Buffer.from('whoami').toString('base64')}?=` }, "Header mismatch: Mcp-Name header value 'whoami' does not match body value 'notes_add'"],
+    [
+      'Mcp-Name names an allowed tool, the body a write tool',
+      { 'mcp-name': 'whoami' },
+      "Header mismatch: Mcp-Name header value 'whoami' does not match body value 'notes_add'",
+    ],
+    [
+      'Mcp-Method names another method',
+      { 'mcp-method': 'tools/list' },
+      "Header mismatch: Mcp-Method header value 'tools/list' does not match body value 'tools/call'",
+    ],
+    [
+      'Mcp-Name is Base64 of another tool',
+      { 'mcp-name': `=?base64?${Buffer.from('whoami').toString('base64')}?=` },
+      "Header mismatch: Mcp-Name header value 'whoami' does not match body value 'notes_add'",
+    ],
   ])('refuses a request whose header contradicts its body with 400 HeaderMismatch: %s', async (_label, headers, message) => {
     const response = await mcp(stack.mcpUrl, {
       token: tokens.initial,
@@ -98,8 +124,7 @@ describe('per-operation scopes (real stack, tokens from the real OAuth flow)', (
   });
 
   it('step-up: 403 names the scopes, the client re-authorizes with them, the retry succeeds', async () => {
-    const call = (token: string) =>
-      mcp(stack.mcpUrl, { token, method: 'tools/call', params: { name: 'notes_add', arguments: { text: 'after step-up' } } });
+    const call = (token: string) => mcp(stack.mcpUrl, { token, method: 'tools/call', params: { name: 'notes_add', arguments: { text: 'after step-up' } } });
     const refused = await call(tokens.initial);
     expect(refused.status).toBe(403);
     const challenged = /scope="([^"]+)"/.exec(refused.headers.get('www-authenticate')!)![1]!.split(' ');

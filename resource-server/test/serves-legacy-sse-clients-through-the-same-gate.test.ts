@@ -87,12 +87,21 @@ describe('the v1 SDK on SSEClientTransport', () => {
     await expect(client.callTool({ name: 'notes_add', arguments: { text: 'over SSE' } })).rejects.toThrow(/HTTP 403/);
     const refused = posts.at(-1)!;
     expect(refused.status).toBe(403);
-    expect(refused.challenge).toBe(insufficientScopeChallenge(stack.resourceMetadataUrl, 'mcp:tools notes:write', 'tools/call notes_add needs the scopes mcp:tools notes:write.'));
+    expect(refused.challenge).toBe(
+      insufficientScopeChallenge(stack.resourceMetadataUrl, 'mcp:tools notes:write', 'tools/call notes_add needs the scopes mcp:tools notes:write.'),
+    );
 
     const union = [...new Set([...(provider.tokens()!.scope ?? '').split(' '), 'mcp:tools', 'notes:write'])].join(' ');
     expect(await auth(provider, { serverUrl: sseUrl, scope: union, resourceMetadataUrl: new URL(stack.resourceMetadataUrl) })).toBe('REDIRECT');
     expect(scopesOf(provider.authorizationUrls.at(-1))).toEqual(new Set(['mcp:tools', 'mcp:resources', 'mcp:prompts', 'notes:write']));
-    expect(await auth(provider, { serverUrl: sseUrl, scope: union, authorizationCode: provider.callbackCode(), resourceMetadataUrl: new URL(stack.resourceMetadataUrl) })).toBe('AUTHORIZED');
+    expect(
+      await auth(provider, {
+        serverUrl: sseUrl,
+        scope: union,
+        authorizationCode: provider.callbackCode(),
+        resourceMetadataUrl: new URL(stack.resourceMetadataUrl),
+      }),
+    ).toBe('AUTHORIZED');
 
     const added = await client.callTool({ name: 'notes_add', arguments: { text: 'over SSE' } });
     expect(added.isError).toBeFalsy();
@@ -112,7 +121,11 @@ describe('the v1 SDK on SSEClientTransport', () => {
     const notFound = await postMessage(unknown, whoami(7), { token: bob.tokens.access_token });
     expect(notFound.status).toBe(404);
 
-    const intrusion = await postMessage(sessionUrl(), { id: 7, method: 'tools/call', params: { name: 'notes_add', arguments: { text: 'from bob' } } }, { token: bob.tokens.access_token });
+    const intrusion = await postMessage(
+      sessionUrl(),
+      { id: 7, method: 'tools/call', params: { name: 'notes_add', arguments: { text: 'from bob' } } },
+      { token: bob.tokens.access_token },
+    );
     expect(intrusion.status).toBe(404);
     expect(intrusion.body).toEqual(notFound.body);
     // alice herself, through another client (its own registration): not that client's session either.
@@ -137,7 +150,11 @@ describe('the v1 SDK on SSEClientTransport', () => {
     const revocation = await fetch(`${stack.authServerIssuer}/token/revocation`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ token: provider.tokens()!.refresh_token!, token_type_hint: 'refresh_token', client_id: provider.clientInformation()!.client_id }),
+      body: new URLSearchParams({
+        token: provider.tokens()!.refresh_token!,
+        token_type_hint: 'refresh_token',
+        client_id: provider.clientInformation()!.client_id,
+      }),
     });
     expect(revocation.status).toBe(200);
     // What the once-a-second poll and sweep would do, done now.

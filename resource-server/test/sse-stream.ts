@@ -32,7 +32,15 @@ export async function openSse(url: string, { token, headers = {} }: { token?: st
   });
   if (!response.headers.get('content-type')?.startsWith('text/event-stream')) {
     const text = await response.text();
-    return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined, endpoint: undefined, next: async () => undefined, ended: Promise.resolve(), close: () => {} };
+    return {
+      status: response.status,
+      headers: response.headers,
+      body: text ? JSON.parse(text) : undefined,
+      endpoint: undefined,
+      next: async () => undefined,
+      ended: Promise.resolve(),
+      close: () => {},
+    };
   }
 
   const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
@@ -68,7 +76,8 @@ export async function openSse(url: string, { token, headers = {} }: { token?: st
     while (waiting.length) waiting.shift()!(undefined);
   })();
 
-  const next = () => (queue.length ? Promise.resolve(queue.shift()) : done ? Promise.resolve(undefined) : new Promise<SseEvent | undefined>((resolve) => waiting.push(resolve)));
+  const next = () =>
+    queue.length ? Promise.resolve(queue.shift()) : done ? Promise.resolve(undefined) : new Promise<SseEvent | undefined>((resolve) => waiting.push(resolve));
   const first = await next();
   const endpoint = first?.event === 'endpoint' ? new URL(first.data, url) : undefined;
   return { status: response.status, headers: response.headers, body: undefined, endpoint, next, ended, close: () => controller.abort() };
@@ -86,7 +95,11 @@ function parseEvent(block: string): SseEvent {
 }
 
 /** POSTs one JSON-RPC message to a session's endpoint, as a legacy client does. */
-export async function postMessage(endpoint: URL | string, message: Record<string, unknown>, { token, headers = {} }: { token?: string; headers?: Record<string, string> } = {}) {
+export async function postMessage(
+  endpoint: URL | string,
+  message: Record<string, unknown>,
+  { token, headers = {} }: { token?: string; headers?: Record<string, string> } = {},
+) {
   const response = await fetch(endpoint, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },

@@ -58,7 +58,11 @@ describe('introspection verifier (stand-in AS)', () => {
   });
 
   it('answers 503 when the AS refuses its client credentials (a misconfiguration, not a bad token)', async () => {
-    const misconfigured = await startResourceServerFor(as, { TOKEN_VERIFIER: 'introspection', INTROSPECTION_CLIENT_ID: 'resource-server', INTROSPECTION_CLIENT_SECRET: 'wrong' });
+    const misconfigured = await startResourceServerFor(as, {
+      TOKEN_VERIFIER: 'introspection',
+      INTROSPECTION_CLIENT_ID: 'resource-server',
+      INTROSPECTION_CLIENT_SECRET: 'wrong',
+    });
     try {
       const response = await mcp(misconfigured.mcpUrl, { token: await as.sign(misconfigured.mcpUrl), method: 'tools/list' });
       expect(response.status).toBe(503);

@@ -29,7 +29,10 @@ let bearer: string;
 
 beforeAll(async () => {
   redis = await startRedis();
-  stack = await startStack({ resourceServerEnv: { STORE: 'redis', REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'dpop-test:' }, authServerEnv: { RATE_LIMIT_REGISTRATION: '1000' } });
+  stack = await startStack({
+    resourceServerEnv: { STORE: 'redis', REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'dpop-test:' },
+    authServerEnv: { RATE_LIMIT_REGISTRATION: '1000' },
+  });
   // A second instance of the same resource (same RESOURCE_URL, as behind a load balancer) on
   // another port, sharing the Redis: proofs name the public URL, not the port they reach.
   const port = await freePort();
@@ -105,7 +108,9 @@ describe('malformed proofs: 401 invalid_dpop_proof', () => {
     const [first, other] = [await proofFor(), await proofFor()];
     const answer = await rawPost(stack.mcpUrl, { authorization: `DPoP ${bound.token}`, dpop: [first, other] });
     expect(answer.status).toBe(401);
-    expect(answer.headers['www-authenticate']).toBe(dpopErrorChallenge(stack.resourceMetadataUrl, 'invalid_dpop_proof', 'The request carries more than one DPoP proof.'));
+    expect(answer.headers['www-authenticate']).toBe(
+      dpopErrorChallenge(stack.resourceMetadataUrl, 'invalid_dpop_proof', 'The request carries more than one DPoP proof.'),
+    );
   });
 
   it('typed JWT instead of dpop+jwt', async () => {
@@ -186,7 +191,10 @@ describe('malformed proofs: 401 invalid_dpop_proof', () => {
   });
 
   it('signed by a key other than the one the token is bound to', async () => {
-    expectProofRefused(await withDpop(await proofFor({}, await DpopKey.generate())), 'The DPoP proof is signed with another key than the one the access token is bound to.');
+    expectProofRefused(
+      await withDpop(await proofFor({}, await DpopKey.generate())),
+      'The DPoP proof is signed with another key than the one the access token is bound to.',
+    );
   });
 });
 
@@ -194,13 +202,17 @@ describe('the scheme must match the token: 401 invalid_token', () => {
   it('refuses a DPoP-bound token sent as Bearer', async () => {
     const response = await mcp(stack.mcpUrl, { ...whoami, token: bound.token, headers: { dpop: await proofFor() } });
     expect(response.status).toBe(401);
-    expect(response.headers.get('www-authenticate')).toBe(invalidTokenChallenge(stack.resourceMetadataUrl, 'The access token is bound to a DPoP key: send it with the DPoP scheme and a DPoP proof.'));
+    expect(response.headers.get('www-authenticate')).toBe(
+      invalidTokenChallenge(stack.resourceMetadataUrl, 'The access token is bound to a DPoP key: send it with the DPoP scheme and a DPoP proof.'),
+    );
   });
 
   it('refuses an unbound token sent with the DPoP scheme, even with a good proof', async () => {
     const response = await withDpop(await proofFor({ accessToken: bearer }), bearer);
     expect(response.status).toBe(401);
-    expect(response.headers.get('www-authenticate')).toBe(dpopErrorChallenge(stack.resourceMetadataUrl, 'invalid_token', 'The access token is not DPoP-bound: it cannot be used with the DPoP scheme.'));
+    expect(response.headers.get('www-authenticate')).toBe(
+      dpopErrorChallenge(stack.resourceMetadataUrl, 'invalid_token', 'The access token is not DPoP-bound: it cannot be used with the DPoP scheme.'),
+    );
   });
 
   it('still serves Bearer tokens as Bearer (DPoP optional, the default)', async () => {
@@ -216,7 +228,13 @@ describe('step-up and revocation with DPoP tokens', () => {
     expect(refused.headers.get('www-authenticate')).toBe(
       `DPoP error="insufficient_scope", scope="mcp:tools notes:write", algs="${DPOP_ALGS}", resource_metadata="${stack.resourceMetadataUrl}", error_description="tools/call notes_add needs the scopes mcp:tools notes:write."`,
     );
-    const stepped = await obtainDpopAccessToken({ issuer: stack.authServerIssuer, resource: stack.mcpUrl, user: DEMO_USERS.alice, key, scope: 'mcp:tools mcp:resources mcp:prompts notes:write' });
+    const stepped = await obtainDpopAccessToken({
+      issuer: stack.authServerIssuer,
+      resource: stack.mcpUrl,
+      user: DEMO_USERS.alice,
+      key,
+      scope: 'mcp:tools mcp:resources mcp:prompts notes:write',
+    });
     const token = String(stepped.response.body.access_token);
     const added = await withDpop(await proofFor({ accessToken: token }), token, stack.mcpUrl, addNote);
     expect(added.status).toBe(200);
@@ -245,7 +263,11 @@ describe('step-up and revocation with DPoP tokens', () => {
   });
 
   it('serves a token refreshed under a proof of the same key', async () => {
-    const refreshed = await dpopTokenRequest(stack.authServerIssuer, { grant_type: 'refresh_token', refresh_token: bound.refreshToken, client_id: bound.clientId }, key);
+    const refreshed = await dpopTokenRequest(
+      stack.authServerIssuer,
+      { grant_type: 'refresh_token', refresh_token: bound.refreshToken, client_id: bound.clientId },
+      key,
+    );
     expect(refreshed.status).toBe(200);
     const token = String(refreshed.body.access_token);
     expect((await withDpop(await proofFor({ accessToken: token }), token)).status).toBe(200);
@@ -254,11 +276,34 @@ describe('step-up and revocation with DPoP tokens', () => {
 
 /** A POST with exact header lines (an array sends the header once per value), for what fetch would merge. */
 function rawPost(url: string, headers: Record<string, string | string[]>): Promise<{ status: number; headers: Record<string, string | string[] | undefined> }> {
-  const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'whoami', arguments: {}, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} } } });
+  const body = JSON.stringify({
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'tools/call',
+    params: {
+      name: 'whoami',
+      arguments: {},
+      _meta: {
+        'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+        'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
+        'io.modelcontextprotocol/clientCapabilities': {},
+      },
+    },
+  });
   return new Promise((resolve, reject) => {
     const outgoing = httpRequest(
       url,
-      { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'whoami', ...headers } },
+      {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2026-07-28',
+          'mcp-method': 'tools/call',
+          'mcp-name': 'whoami',
+          ...headers,
+        },
+      },
       (response) => {
         response.resume();
         response.on('end', () => resolve({ status: response.statusCode!, headers: response.headers }));

@@ -49,9 +49,7 @@ describe('ScriptedBrowser', () => {
             return res.end(FORM_PAGE);
           case '/echo':
             res.writeHead(200, { 'content-type': 'application/json' });
-            return res.end(
-              JSON.stringify({ method: req.method, cookie: req.headers.cookie ?? null, query: url.search, body }),
-            );
+            return res.end(JSON.stringify({ method: req.method, cookie: req.headers.cookie ?? null, query: url.search, body }));
           default:
             res.writeHead(404);
             return res.end();
@@ -98,14 +96,10 @@ describe('ScriptedBrowser', () => {
 
     const denied = await browser.submitForm(page, { fields: { login: 'a@b.c' }, button: 'Deny' });
     expect(denied.json()).toMatchObject({ method: 'POST', query: '?from=form' });
-    expect(new URLSearchParams((denied.json() as { body: string }).body).toString()).toBe(
-      'csrf=tok&login=a%40b.c&remember=yes&lang=fr&note=hi&decision=deny',
-    );
+    expect(new URLSearchParams((denied.json() as { body: string }).body).toString()).toBe('csrf=tok&login=a%40b.c&remember=yes&lang=fr&note=hi&decision=deny');
 
     const implicit = await browser.submitForm(page, { fields: { login: 'x', newsletter: 'yes' } });
-    expect((implicit.json() as { body: string }).body).toBe(
-      'csrf=tok&login=x&remember=yes&newsletter=yes&lang=fr&note=hi&decision=allow',
-    );
+    expect((implicit.json() as { body: string }).body).toBe('csrf=tok&login=x&remember=yes&newsletter=yes&lang=fr&note=hi&decision=allow');
 
     const search = await browser.submitForm(page, { formIndex: 1, fields: { q: 'two words' } });
     expect(search.json()).toMatchObject({ method: 'GET', query: '?q=two+words' });

@@ -84,9 +84,18 @@ export function accountRoutes({ provider, upstream, accounts, storage, logger, s
 
   router.get('/upstream', async (ctx) => {
     const attempt = takeLogin(ctx);
-    if (!attempt) { page(ctx, 400, 'Sign-in expired', 'This sign-in was not started in this browser, or it expired.', true); return; }
-    if (malformedCallback(ctx.query)) { page(ctx, 400, 'Sign-in failed', 'The answer from the identity provider was malformed.', true); return; }
-    if (typeof ctx.query.error === 'string') { page(ctx, 400, 'Sign-in not completed', 'The sign-in at the identity provider was not completed.', true); return; }
+    if (!attempt) {
+      page(ctx, 400, 'Sign-in expired', 'This sign-in was not started in this browser, or it expired.', true);
+      return;
+    }
+    if (malformedCallback(ctx.query)) {
+      page(ctx, 400, 'Sign-in failed', 'The answer from the identity provider was malformed.', true);
+      return;
+    }
+    if (typeof ctx.query.error === 'string') {
+      page(ctx, 400, 'Sign-in not completed', 'The sign-in at the identity provider was not completed.', true);
+      return;
+    }
     try {
       const identity = await upstream.finish(new URL(ctx.href), attempt);
       await accounts.upsert(identity);
@@ -95,7 +104,10 @@ export function accountRoutes({ provider, upstream, accounts, storage, logger, s
     } catch (error) {
       const fault = upstreamFault(error);
       logger.warn({ fault, err: { type: (error as Error).name, message: (error as Error).message } }, 'connected-apps sign-in failed');
-      if (fault === 'unreachable') { page(ctx, 503, 'Sign-in unavailable', 'The identity provider could not be reached to finish your sign-in.', true); return; }
+      if (fault === 'unreachable') {
+        page(ctx, 503, 'Sign-in unavailable', 'The identity provider could not be reached to finish your sign-in.', true);
+        return;
+      }
       page(ctx, fault === 'refused' ? 400 : 502, 'Sign-in failed', 'The identity provider’s answer could not be used.', true);
       return;
     }
@@ -105,12 +117,21 @@ export function accountRoutes({ provider, upstream, accounts, storage, logger, s
 
   router.post('/apps/:grantId/revoke', form, async (ctx) => {
     const session = readSession(ctx);
-    if (!session) { page(ctx, 401, 'Signed out', 'Your sign-in to this page expired.', true); return; }
+    if (!session) {
+      page(ctx, 401, 'Signed out', 'Your sign-in to this page expired.', true);
+      return;
+    }
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;
-    if (!csrfMatches(session, body.csrf)) { page(ctx, 403, 'Request refused', 'This form did not come from your connected-apps page. Open the page again.', true); return; }
+    if (!csrfMatches(session, body.csrf)) {
+      page(ctx, 403, 'Request refused', 'This form did not come from your connected-apps page. Open the page again.', true);
+      return;
+    }
     const app = (await appsOf(session)).find((candidate) => candidate.grantId === ctx.params.grantId);
     // Someone else's grant answers like a grant that does not exist.
-    if (!app) { page(ctx, 404, 'Not found', 'You have no connected app with this reference.', true); return; }
+    if (!app) {
+      page(ctx, 404, 'Not found', 'You have no connected app with this reference.', true);
+      return;
+    }
     if (body.confirm !== 'yes') {
       ctx.type = 'html';
       ctx.body = confirmRevokePage({ app, csrf: session.csrf });
@@ -126,7 +147,12 @@ export function accountRoutes({ provider, upstream, accounts, storage, logger, s
     const session = readSession(ctx);
     if (session && csrfMatches(session, (ctx.request.body as Record<string, unknown> | undefined)?.csrf)) endSession(ctx);
     ctx.type = 'html';
-    ctx.body = layout('Signed out', html`<h1>Signed out</h1><p>You are signed out of the connected-apps page. Your applications keep the access you gave them.</p><p><a href="/account">Sign in again</a></p>`);
+    ctx.body = layout(
+      'Signed out',
+      html`<h1>Signed out</h1>
+        <p>You are signed out of the connected-apps page. Your applications keep the access you gave them.</p>
+        <p><a href="/account">Sign in again</a></p>`,
+    );
   });
 
   return router;

@@ -23,7 +23,14 @@ export interface AccountSession {
   exp: number;
 }
 
-const cookieOptions = (secure: boolean, maxAgeSeconds: number) => ({ signed: true, httpOnly: true, sameSite: 'lax' as const, secure, path: '/account', maxAge: maxAgeSeconds * 1000 });
+const cookieOptions = (secure: boolean, maxAgeSeconds: number) => ({
+  signed: true,
+  httpOnly: true,
+  sameSite: 'lax' as const,
+  secure,
+  path: '/account',
+  maxAge: maxAgeSeconds * 1000,
+});
 
 function readJson(ctx: Context, name: string): unknown {
   const raw = ctx.cookies.get(name, { signed: true });
@@ -67,5 +74,7 @@ export function rememberLogin(ctx: Context, attempt: UpstreamAttempt, secure: bo
 export function takeLogin(ctx: Context): UpstreamAttempt | undefined {
   const attempt = readJson(ctx, LOGIN_COOKIE) as Partial<UpstreamAttempt> | undefined;
   ctx.cookies.set(LOGIN_COOKIE, null, { path: '/account' });
-  return typeof attempt?.state === 'string' && typeof attempt.nonce === 'string' && typeof attempt.codeVerifier === 'string' ? (attempt as UpstreamAttempt) : undefined;
+  return typeof attempt?.state === 'string' && typeof attempt.nonce === 'string' && typeof attempt.codeVerifier === 'string'
+    ? (attempt as UpstreamAttempt)
+    : undefined;
 }

@@ -63,7 +63,9 @@ function perModel(create: (name: string) => Adapter): AdapterFactory {
 }
 
 function memoryStorage({ policy, logger }: StorageOptions): Storage {
-  logger.warn('STORE=memory: clients, grants, tokens, sessions and accounts live in this process and are LOST ON RESTART; unset STORE to keep them in a SQLite file');
+  logger.warn(
+    'STORE=memory: clients, grants, tokens, sessions and accounts live in this process and are LOST ON RESTART; unset STORE to keep them in a SQLite file',
+  );
   const store = new MemoryStore();
   return {
     kind: 'memory',
@@ -91,7 +93,13 @@ function sqliteStorage(path: string, { policy, logger, sweepIntervalMs, revocati
   return {
     kind: 'sqlite',
     location: path,
-    adapter: guardFactory(publishingRevocations(perModel((name) => store.adapter(name, policy)), { publish: async (grantId) => store.publishRevokedGrant(grantId, revocationRetentionSeconds) }), sqliteFailure),
+    adapter: guardFactory(
+      publishingRevocations(
+        perModel((name) => store.adapter(name, policy)),
+        { publish: async (grantId) => store.publishRevokedGrant(grantId, revocationRetentionSeconds) },
+      ),
+      sqliteFailure,
+    ),
     ping: async () => store.ping(),
     close: async () => store.close(),
     isUnavailable: sqliteFailure,
@@ -106,7 +114,10 @@ function sqliteStorage(path: string, { policy, logger, sweepIntervalMs, revocati
  */
 const STARTUP_WAIT_MS = 2000;
 
-async function redisStorage(target: RedisTarget, { policy, logger, revocationRetentionSeconds = REVOCATION_RETENTION_SECONDS }: StorageOptions): Promise<Storage> {
+async function redisStorage(
+  target: RedisTarget,
+  { policy, logger, revocationRetentionSeconds = REVOCATION_RETENTION_SECONDS }: StorageOptions,
+): Promise<Storage> {
   const host = describeRedisTarget(target);
   // No offline queue: while the connection is down a command fails at once (503) instead of
   // holding the request through reconnection back-off (or a Sentinel failover).
@@ -114,7 +125,11 @@ async function redisStorage(target: RedisTarget, { policy, logger, revocationRet
   let reported = false;
   redis.on('error', (error: Error) => {
     // One line per outage, not one per reconnection attempt.
-    if (!reported) logger.error({ err: { type: error.name, message: error.message }, redis: host }, 'Redis is not reachable; retrying (requests that need it answer 503 meanwhile)');
+    if (!reported)
+      logger.error(
+        { err: { type: error.name, message: error.message }, redis: host },
+        'Redis is not reachable; retrying (requests that need it answer 503 meanwhile)',
+      );
     reported = true;
   });
   redis.on('ready', () => {
@@ -134,7 +149,13 @@ async function redisStorage(target: RedisTarget, { policy, logger, revocationRet
     redis,
     isUnavailable,
     list: (model) => listRedisRecords(redis, model),
-    adapter: guardFactory(publishingRevocations(perModel((name) => new RedisAdapter(name, redis, policy)), redisRevocationLog(redis, revocationRetentionSeconds)), isUnavailable),
+    adapter: guardFactory(
+      publishingRevocations(
+        perModel((name) => new RedisAdapter(name, redis, policy)),
+        redisRevocationLog(redis, revocationRetentionSeconds),
+      ),
+      isUnavailable,
+    ),
     ping: async () => (await redis.ping().catch(() => 'down')) === 'PONG',
     close: async () => {
       await redis.quit().catch(() => redis.disconnect());

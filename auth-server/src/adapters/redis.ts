@@ -73,7 +73,10 @@ export class RedisAdapter implements Adapter {
       multi.del(key).hset(key, { payload: JSON.stringify(payload), ...(payload.grantId ? { grantId: payload.grantId } : {}) });
       return expiresIn ? multi.expire(key, expiresIn) : multi;
     });
-    for (const [index, value] of [['uid', payload.uid], ['userCode', payload.userCode]] as const) {
+    for (const [index, value] of [
+      ['uid', payload.uid],
+      ['userCode', payload.userCode],
+    ] as const) {
       if (!value) continue;
       const indexKey = `${this.#prefix}${index}:${this.#name}:${value}`;
       steps.push((multi) => (expiresIn ? multi.set(indexKey, id, 'EX', expiresIn) : multi.set(indexKey, id)));

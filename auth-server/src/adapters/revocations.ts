@@ -25,7 +25,11 @@ export function redisRevocationLog(redis: Redis | Cluster, retentionSeconds: num
   return {
     async publish(grantId) {
       const at = Date.now();
-      await redis.multi().zadd(REVOKED_GRANTS_KEY, at, grantId).zremrangebyscore(REVOKED_GRANTS_KEY, '-inf', at - retentionSeconds * 1000).exec();
+      await redis
+        .multi()
+        .zadd(REVOKED_GRANTS_KEY, at, grantId)
+        .zremrangebyscore(REVOKED_GRANTS_KEY, '-inf', at - retentionSeconds * 1000)
+        .exec();
     },
   };
 }

@@ -31,7 +31,10 @@ export function openSqliteFile(path: string, schema: string): DatabaseSync {
   try {
     db = new DatabaseSync(path, { timeout: BUSY_TIMEOUT_MS });
     const { journal_mode: mode } = db.prepare('PRAGMA journal_mode = WAL').get() as { journal_mode: string };
-    if (mode !== 'wal') throw new SqliteFileError(`the SQLite file ${path} could not be switched to WAL journal mode (it is in ${mode} mode, held by another program?); stop that program or set SQLITE_PATH to another file`);
+    if (mode !== 'wal')
+      throw new SqliteFileError(
+        `the SQLite file ${path} could not be switched to WAL journal mode (it is in ${mode} mode, held by another program?); stop that program or set SQLITE_PATH to another file`,
+      );
     db.exec('PRAGMA synchronous = NORMAL');
     db.exec(schema);
     return db;
@@ -59,7 +62,9 @@ function prepareFile(path: string) {
   try {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   } catch (error) {
-    throw new SqliteFileError(`cannot create the directory of the SQLite file ${path}: ${(error as Error).message}; create it or set SQLITE_PATH to a writable place`);
+    throw new SqliteFileError(
+      `cannot create the directory of the SQLite file ${path}: ${(error as Error).message}; create it or set SQLITE_PATH to a writable place`,
+    );
   }
   try {
     // 'wx': create only when absent, so an existing file is never truncated.
@@ -77,18 +82,28 @@ function describe(path: string, error: unknown): SqliteFileError {
   switch (errcode === undefined ? undefined : errcode & 0xff) {
     case 26: // SQLITE_NOTADB
     case 11: // SQLITE_CORRUPT
-      return new SqliteFileError(`${path} is not a SQLite database (or is damaged); it was left untouched: move it away to start with an empty store, or set SQLITE_PATH to another file`);
+      return new SqliteFileError(
+        `${path} is not a SQLite database (or is damaged); it was left untouched: move it away to start with an empty store, or set SQLITE_PATH to another file`,
+      );
     case 5: // SQLITE_BUSY
     case 6: // SQLITE_LOCKED
-      return new SqliteFileError(`the SQLite file ${path} is locked by another process that does not share it; stop that process (several instances need STORE=redis), or set SQLITE_PATH to another file`);
+      return new SqliteFileError(
+        `the SQLite file ${path} is locked by another process that does not share it; stop that process (several instances need STORE=redis), or set SQLITE_PATH to another file`,
+      );
     case 8: // SQLITE_READONLY
-      return new SqliteFileError(`the SQLite file ${path} is read-only for this process; make it and its directory writable by this user, or set SQLITE_PATH to another file`);
+      return new SqliteFileError(
+        `the SQLite file ${path} is read-only for this process; make it and its directory writable by this user, or set SQLITE_PATH to another file`,
+      );
     case 14: // SQLITE_CANTOPEN
     case 23: // SQLITE_AUTH
-      return new SqliteFileError(`the SQLite file ${path} cannot be opened for reading and writing; check that it is a file this user may read and write, or set SQLITE_PATH to another file`);
+      return new SqliteFileError(
+        `the SQLite file ${path} cannot be opened for reading and writing; check that it is a file this user may read and write, or set SQLITE_PATH to another file`,
+      );
   }
   if (code === 'EACCES' || code === 'EPERM' || code === 'EISDIR' || code === 'ENOTDIR' || code === 'EROFS') {
-    return new SqliteFileError(`the SQLite file ${path} cannot be created (${code}); check the permissions of its directory, or set SQLITE_PATH to another file`);
+    return new SqliteFileError(
+      `the SQLite file ${path} cannot be created (${code}); check the permissions of its directory, or set SQLITE_PATH to another file`,
+    );
   }
   return new SqliteFileError(`the SQLite file ${path} cannot be used: ${message}; set SQLITE_PATH to another file`);
 }

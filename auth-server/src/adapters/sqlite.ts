@@ -54,7 +54,23 @@ export class SqliteStore {
   readonly path: string;
   readonly #db: DatabaseSync;
   readonly #timer: NodeJS.Timeout;
-  readonly statements: Record<'upsert' | 'list' | 'publishRevokedGrant' | 'pruneRevokedGrants' | 'find' | 'findByUid' | 'findByUserCode' | 'consumption' | 'markConsumed' | 'destroy' | 'revokeGrant' | 'destroyGrant' | 'sweep' | 'ping', StatementSync>;
+  readonly statements: Record<
+    | 'upsert'
+    | 'list'
+    | 'publishRevokedGrant'
+    | 'pruneRevokedGrants'
+    | 'find'
+    | 'findByUid'
+    | 'findByUserCode'
+    | 'consumption'
+    | 'markConsumed'
+    | 'destroy'
+    | 'revokeGrant'
+    | 'destroyGrant'
+    | 'sweep'
+    | 'ping',
+    StatementSync
+  >;
 
   constructor(path: string, { sweepIntervalMs = SWEEP_INTERVAL_MS } = {}) {
     this.path = path;
@@ -95,7 +111,10 @@ export class SqliteStore {
 
   /** Every live record of a model (operators: the admin CLI, the connected-apps page). */
   list(model: string): StoredRecord[] {
-    return (this.statements.list.all({ model, now: now() }) as { id: string; payload: string }[]).map((row) => ({ id: row.id, payload: JSON.parse(row.payload) as AdapterPayload }));
+    return (this.statements.list.all({ model, now: now() }) as { id: string; payload: string }[]).map((row) => ({
+      id: row.id,
+      payload: JSON.parse(row.payload) as AdapterPayload,
+    }));
   }
 
   /** A revoked grant, for resource servers on this machine (revocations.ts). */

@@ -35,7 +35,12 @@ async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { json: { type: 'boolean', default: false }, yes: { type: 'boolean', default: false }, user: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      json: { type: 'boolean', default: false },
+      yes: { type: 'boolean', default: false },
+      user: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   const [area, action, target] = positionals;
   if (values.help || !area) {
@@ -105,8 +110,13 @@ async function main(argv: string[]): Promise<void> {
 }
 
 async function withOperations(config: Config, work: (operations: AdminOperations) => Promise<void>) {
-  if (config.store.kind === 'memory') throw new AdminError('STORE=memory keeps the state inside the auth server process: the admin CLI works on SQLite and Redis');
-  const storage: Storage = await createStorage({ store: config.store, policy: { refreshOverlapSeconds: config.refreshToken.reuseWindow }, logger: createLogger('silent') });
+  if (config.store.kind === 'memory')
+    throw new AdminError('STORE=memory keeps the state inside the auth server process: the admin CLI works on SQLite and Redis');
+  const storage: Storage = await createStorage({
+    store: config.store,
+    policy: { refreshOverlapSeconds: config.refreshToken.reuseWindow },
+    logger: createLogger('silent'),
+  });
   try {
     if (!(await storage.ping())) throw new AdminError(`the store (${storage.kind} at ${storage.location}) is not reachable`);
     await work(new AdminOperations(storage, (await loadStaticClients(config)).metadata));

@@ -15,7 +15,8 @@ export async function keysCommand(file: string, action: string, argument: string
       break;
     case 'rotate':
       await writeKeySet(file, await rotate(keys));
-      message = "added a new signing key and a new encryption key, published but not used yet; restart every auth-server instance, wait for the resource servers' JWKS_MAX_AGE_SECONDS, then run `keys promote`";
+      message =
+        "added a new signing key and a new encryption key, published but not used yet; restart every auth-server instance, wait for the resource servers' JWKS_MAX_AGE_SECONDS, then run `keys promote`";
       break;
     case 'promote':
       if (keys.signingKeys.length < 2) throw new AdminError('there is no newer key to promote: run `keys rotate` first');
@@ -24,7 +25,8 @@ export async function keysCommand(file: string, action: string, argument: string
       break;
     case 'retire': {
       const keep = argument === undefined ? 1 : Number(argument);
-      if (!Number.isInteger(keep) || keep < 1) throw new AdminError(`keys retire [keep]: keep must be a whole number of keys, at least 1 (got ${JSON.stringify(argument)})`);
+      if (!Number.isInteger(keep) || keep < 1)
+        throw new AdminError(`keys retire [keep]: keep must be a whole number of keys, at least 1 (got ${JSON.stringify(argument)})`);
       await writeKeySet(file, retire(keys, keep));
       message = 'retired older signing and encryption keys; restart every auth-server instance';
       break;
@@ -34,5 +36,9 @@ export async function keysCommand(file: string, action: string, argument: string
   }
   const current = (await readKeySet(file))!;
   const lines = current.signingKeys.map((key, index) => `${index === 0 ? 'signs   ' : 'verifies'} ${key.kid} ${key.alg}`);
-  output.print([message, ...lines].filter(Boolean).join('\n'), { file, signingKeys: current.signingKeys.map((key, index) => ({ kid: key.kid, alg: key.alg, signs: index === 0 })), encryptionKeys: current.encryptionKeys.map((key) => key.kid) });
+  output.print([message, ...lines].filter(Boolean).join('\n'), {
+    file,
+    signingKeys: current.signingKeys.map((key, index) => ({ kid: key.kid, alg: key.alg, signs: index === 0 })),
+    encryptionKeys: current.encryptionKeys.map((key) => key.kid),
+  });
 }

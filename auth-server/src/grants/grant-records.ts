@@ -45,5 +45,7 @@ export async function listGrants(storage: Storage, filter: (grant: GrantView) =>
       if (typeof grantId === 'string' && typeof payload.iat === 'number') lastUse.set(grantId, Math.max(lastUse.get(grantId) ?? 0, payload.iat));
     }
   }
-  return grants.map((grant) => ({ ...grant, lastUsedAt: lastUse.get(grant.grantId) ?? grant.authorizedAt })).sort((a, b) => (b.authorizedAt ?? 0) - (a.authorizedAt ?? 0));
+  return grants
+    .map((grant) => ({ ...grant, lastUsedAt: lastUse.get(grant.grantId) ?? grant.authorizedAt }))
+    .sort((a, b) => (b.authorizedAt ?? 0) - (a.authorizedAt ?? 0));
 }

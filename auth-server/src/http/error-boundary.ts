@@ -23,7 +23,13 @@ export function errorBoundary(logger: Logger): Middleware {
       if (error instanceof StorageUnavailableError) {
         logger.warn({ err: describeError(error.cause), path: ctx.path }, 'storage unavailable');
         ctx.set('retry-after', RETRY_AFTER_SECONDS);
-        respond(ctx, 503, { error: 'temporarily_unavailable', error_description: error.error_description }, 'Temporarily unavailable', 'This server cannot reach its storage right now. Try again in a moment.');
+        respond(
+          ctx,
+          503,
+          { error: 'temporarily_unavailable', error_description: error.error_description },
+          'Temporarily unavailable',
+          'This server cannot reach its storage right now. Try again in a moment.',
+        );
         return;
       }
       const status = clientErrorStatus(error);
@@ -35,7 +41,13 @@ export function errorBoundary(logger: Logger): Middleware {
       }
       // The log has the class and message only.
       logger.error({ err: describeError(error), path: ctx.path }, 'request failed');
-      respond(ctx, 500, { error: 'server_error', error_description: 'The server could not complete this request.' }, 'Something went wrong', 'The server could not complete this request. Try again.');
+      respond(
+        ctx,
+        500,
+        { error: 'server_error', error_description: 'The server could not complete this request.' },
+        'Something went wrong',
+        'The server could not complete this request. Try again.',
+      );
     }
   };
 }

@@ -44,10 +44,11 @@ function limiter(max: number, name: string, storage: Storage): (ctx: Koa.Context
     duration: 60_000,
     max,
     id: (ctx: Koa.Context) => `${name}:${ctx.ip}`,
-    errorMessage: { error: 'too_many_requests', error_description: 'Too many requests to this endpoint; retry after the time in Retry-After.' } as unknown as string,
+    errorMessage: {
+      error: 'too_many_requests',
+      error_description: 'Too many requests to this endpoint; retry after the time in Retry-After.',
+    } as unknown as string,
     headers: { remaining: 'RateLimit-Remaining', reset: 'RateLimit-Reset', total: 'RateLimit-Limit' },
   };
-  return storage.redis
-    ? ratelimit({ ...common, driver: 'redis', db: storage.redis as never })
-    : ratelimit({ ...common, driver: 'memory', db: new Map() });
+  return storage.redis ? ratelimit({ ...common, driver: 'redis', db: storage.redis as never }) : ratelimit({ ...common, driver: 'memory', db: new Map() });
 }

@@ -143,7 +143,12 @@ export function interactionRoutes({ provider, upstream, upstreamTokens, accounts
   router.get('/interaction/:uid/upstream', async (ctx) => {
     const pending = readPendingLogin(ctx);
     if (!pending || pending.uid !== ctx.params.uid) {
-      renderError(ctx, 400, 'Sign-in expired', 'The identity provider answered a sign-in this browser did not start, or one that expired. Start again from the application.');
+      renderError(
+        ctx,
+        400,
+        'Sign-in expired',
+        'The identity provider answered a sign-in this browser did not start, or one that expired. Start again from the application.',
+      );
       return;
     }
     const details = await provider.interactionDetails(ctx.req, ctx.res);
@@ -180,9 +185,19 @@ export function interactionRoutes({ provider, upstream, upstreamTokens, accounts
       observer?.idpLogin(fault === 'unreachable' ? 'unavailable' : fault === 'refused' ? 'refused' : 'unverifiable');
       if (fault === 'unreachable') {
         ctx.set('retry-after', '10');
-        renderError(ctx, 503, 'Sign-in unavailable', 'The identity provider could not be reached to finish your sign-in. Start again from the application in a moment.');
+        renderError(
+          ctx,
+          503,
+          'Sign-in unavailable',
+          'The identity provider could not be reached to finish your sign-in. Start again from the application in a moment.',
+        );
       } else if (fault === 'refused') {
-        renderError(ctx, 400, 'Sign-in failed', 'The identity provider refused to complete this sign-in (it may have expired). Start again from the application.');
+        renderError(
+          ctx,
+          400,
+          'Sign-in failed',
+          'The identity provider refused to complete this sign-in (it may have expired). Start again from the application.',
+        );
       } else {
         renderError(ctx, 502, 'Sign-in failed', 'The identity provider’s answer could not be verified. Start again from the application.');
       }
@@ -191,7 +206,9 @@ export function interactionRoutes({ provider, upstream, upstreamTokens, accounts
     observer?.idpLogin('success');
     await accounts.upsert(identity);
     // Without them the MCP sign-in still works; a tool needing the IdP asks for a new sign-in.
-    await upstreamTokens.keepLogin(pending.uid, identity.sub, tokens).catch((error: unknown) => logger.warn({ err: describeError(error) }, 'could not keep the upstream tokens'));
+    await upstreamTokens
+      .keepLogin(pending.uid, identity.sub, tokens)
+      .catch((error: unknown) => logger.warn({ err: describeError(error) }, 'could not keep the upstream tokens'));
     logger.info({ sub: identity.sub }, 'user signed in through the upstream IdP');
     await finish(ctx, provider, { login: { accountId: identity.sub } });
   });

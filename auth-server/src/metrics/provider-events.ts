@@ -13,7 +13,14 @@ interface ProviderError {
 const GRANT_TYPES = new Set(['authorization_code', 'refresh_token', 'client_credentials', 'urn:ietf:params:oauth:grant-type:token-exchange']);
 
 /** Events oidc-provider emits with a refused request's error. */
-const ERROR_EVENTS = ['authorization.error', 'grant.error', 'pushed_authorization_request.error', 'introspection.error', 'revocation.error', 'registration_create.error'];
+const ERROR_EVENTS = [
+  'authorization.error',
+  'grant.error',
+  'pushed_authorization_request.error',
+  'introspection.error',
+  'revocation.error',
+  'registration_create.error',
+];
 
 /**
  * Counts what oidc-provider reports through its events: authorizations, tokens issued,
@@ -37,7 +44,10 @@ export function countProviderEvents(provider: Provider, metrics: AuthMetrics, re
     const grantType = typeof ctx.oidc.params?.grant_type === 'string' ? ctx.oidc.params.grant_type : '';
     const token = (ctx.oidc.entities.AccessToken ?? ctx.oidc.entities.ClientCredentials) as { aud?: unknown } | undefined;
     const audience = typeof token?.aud === 'string' ? token.aud : typeof ctx.oidc.params?.audience === 'string' ? ctx.oidc.params.audience : undefined;
-    metrics.tokensIssued.inc({ grant_type: GRANT_TYPES.has(grantType) ? grantType : 'other', resource: audience === undefined ? 'none' : known.has(audience) ? audience : 'other' });
+    metrics.tokensIssued.inc({
+      grant_type: GRANT_TYPES.has(grantType) ? grantType : 'other',
+      resource: audience === undefined ? 'none' : known.has(audience) ? audience : 'other',
+    });
   });
 
   events.on('registration_create.success', () => metrics.registrations.inc({ kind: 'dcr', outcome: 'created' }));

@@ -11,13 +11,26 @@ export function createAuthMetrics() {
   const counter = <L extends string>(name: string, help: string, labelNames: L[] = []) => new Counter<L>({ name, help, labelNames, registers: [registry] });
   return {
     registry,
-    authorizationsStarted: counter('auth_server_authorizations_started_total', 'Authorization requests accepted at the authorization endpoint (a sign-in or consent may follow)'),
+    authorizationsStarted: counter(
+      'auth_server_authorizations_started_total',
+      'Authorization requests accepted at the authorization endpoint (a sign-in or consent may follow)',
+    ),
     authorizationsCompleted: counter('auth_server_authorizations_completed_total', 'Authorizations that ended with a code for the client'),
     consentDenied: counter('auth_server_consent_denied_total', 'Consent pages answered with Deny'),
     idpLogins: counter('auth_server_idp_logins_total', 'Returns from the upstream IdP, by outcome', ['outcome']),
-    tokensIssued: counter('auth_server_tokens_issued_total', 'Successful token endpoint requests, by grant type and the resource the access token is for', ['grant_type', 'resource']),
-    refreshTokenReuse: counter('auth_server_refresh_token_reuse_total', 'Rotated refresh tokens presented again outside the reuse window: the grant family was revoked'),
-    registrations: counter('auth_server_client_registrations_total', 'Client registrations: DCR requests, and Client ID Metadata Documents fetched (or refused)', ['kind', 'outcome']),
+    tokensIssued: counter('auth_server_tokens_issued_total', 'Successful token endpoint requests, by grant type and the resource the access token is for', [
+      'grant_type',
+      'resource',
+    ]),
+    refreshTokenReuse: counter(
+      'auth_server_refresh_token_reuse_total',
+      'Rotated refresh tokens presented again outside the reuse window: the grant family was revoked',
+    ),
+    registrations: counter(
+      'auth_server_client_registrations_total',
+      'Client registrations: DCR requests, and Client ID Metadata Documents fetched (or refused)',
+      ['kind', 'outcome'],
+    ),
     cimdFetchFailures: counter('auth_server_cimd_fetch_failures_total', 'Client ID Metadata Documents that could not be used, by reason', ['reason']),
     rateLimited: counter('auth_server_rate_limited_requests_total', 'Requests answered 429 by the per-address rate limits', ['endpoint']),
     storeLatency: new Histogram({

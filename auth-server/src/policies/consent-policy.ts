@@ -11,10 +11,18 @@ import { isLoopbackRedirectUri } from './redirect-uris.ts';
  */
 export function promptPolicy() {
   const policy = interactionPolicy.base();
-  policy.get('consent')!.checks.add(
-    new interactionPolicy.Check('loopback_redirect_prompt', 'authorizations returning to a loopback redirect URI require End-User consent', 'consent_required', (ctx) =>
-      isLoopbackRedirectUri(ctx.oidc.params?.redirect_uri) && !ctx.oidc.result?.consent ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT,
-    ),
-  );
+  policy
+    .get('consent')!
+    .checks.add(
+      new interactionPolicy.Check(
+        'loopback_redirect_prompt',
+        'authorizations returning to a loopback redirect URI require End-User consent',
+        'consent_required',
+        (ctx) =>
+          isLoopbackRedirectUri(ctx.oidc.params?.redirect_uri) && !ctx.oidc.result?.consent
+            ? interactionPolicy.Check.REQUEST_PROMPT
+            : interactionPolicy.Check.NO_NEED_TO_PROMPT,
+      ),
+    );
   return policy;
 }

@@ -23,7 +23,8 @@ export function redirectUriProblem(value: string, applicationType: string | unde
   if (FORBIDDEN_SCHEMES.has(url.protocol)) return `must not use the ${url.protocol.slice(0, -1)} scheme`;
   if (url.username || url.password) return 'must not contain credentials';
   if (url.protocol === 'https:') return url.hostname ? undefined : 'must name a host';
-  if (url.protocol === 'http:') return isLoopbackHost(url.hostname) ? undefined : 'may use http only on a loopback host (127.0.0.1, [::1], localhost); use https';
+  if (url.protocol === 'http:')
+    return isLoopbackHost(url.hostname) ? undefined : 'may use http only on a loopback host (127.0.0.1, [::1], localhost); use https';
   if (applicationType === 'native' && /^[a-z][a-z0-9+.-]*:$/.test(url.protocol)) return undefined;
   return 'must use https, http on a loopback host, or (for native applications) a private-use scheme';
 }

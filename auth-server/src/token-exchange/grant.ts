@@ -67,7 +67,10 @@ async function exchange(ctx: KoaContextWithOIDC, deps: TokenExchangeDeps) {
       deps.logger.info({ client: client.clientId, sub: subject.accountId, reason: error.message }, 'token exchange: the user must sign in at the IdP again');
       throw invalidGrant(`the user must sign in again: ${error.message}`);
     }
-    deps.logger.warn({ client: client.clientId, err: { type: (error as Error).name, message: (error as Error).message } }, 'token exchange: upstream tokens unavailable');
+    deps.logger.warn(
+      { client: client.clientId, err: { type: (error as Error).name, message: (error as Error).message } },
+      'token exchange: upstream tokens unavailable',
+    );
     const unavailable = new errors.TemporarilyUnavailable('the upstream identity provider cannot be reached; try again shortly');
     Object.assign(unavailable, { status: 503, statusCode: 503, expose: true });
     throw unavailable;

@@ -24,7 +24,13 @@ export interface TokenExchangeInstall {
  */
 export function installTokenExchange(provider: Provider, { upstreamTokens, adapter, exchangers, audiences, signingKeys, logger }: TokenExchangeInstall) {
   const issued = new IssuedAccessTokens(adapter);
-  registerTokenExchange(provider, { exchangers, audiences, readSubjectToken: subjectTokenReader(provider, signingKeys, issued), access: upstreamTokens.access, logger });
+  registerTokenExchange(provider, {
+    exchangers,
+    audiences,
+    readSubjectToken: subjectTokenReader(provider, signingKeys, issued),
+    access: upstreamTokens.access,
+    logger,
+  });
   if (!upstreamTokens.enabled) return;
   provider.use(issued.middleware(logger));
   provider.use(bindUpstreamTokens(upstreamTokens.vault, logger));

@@ -40,7 +40,12 @@ export class IssuedAccessTokens {
       const token = oidc.entities.AccessToken;
       const value = (ctx.body as { access_token?: unknown } | undefined)?.access_token;
       if (!token?.jti || !token.grantId || !token.accountId || typeof value !== 'string' || value.split('.').length !== 3) return;
-      const record: IssuedAccessToken = { grantId: token.grantId, accountId: token.accountId, clientId: token.clientId!, aud: (token as unknown as { aud?: string | string[] }).aud };
+      const record: IssuedAccessToken = {
+        grantId: token.grantId,
+        accountId: token.accountId,
+        clientId: token.clientId!,
+        aud: (token as unknown as { aud?: string | string[] }).aud,
+      };
       try {
         await this.#adapter.upsert(token.jti, record as never, Math.max(1, token.remainingTTL));
       } catch (error) {

@@ -40,7 +40,11 @@ export function bindUpstreamTokens(vault: UpstreamTokenVault, logger: Logger): M
 export function dropUpstreamTokensWithTheirGrant(provider: Provider, vault: UpstreamTokenVault, logger: Logger) {
   const drop = (grantId: unknown) => {
     if (typeof grantId !== 'string') return;
-    vault.drop(grantId).catch((error: unknown) => logger.warn({ err: { type: (error as Error).name, message: (error as Error).message } }, 'could not delete the upstream tokens of a revoked grant'));
+    vault
+      .drop(grantId)
+      .catch((error: unknown) =>
+        logger.warn({ err: { type: (error as Error).name, message: (error as Error).message } }, 'could not delete the upstream tokens of a revoked grant'),
+      );
   };
   // RFC 7009 revocation of a refresh token, and every other path through oidc-provider's revoke().
   provider.on('grant.revoked', (_ctx: unknown, grantId: string) => drop(grantId));
@@ -61,7 +65,10 @@ export function withUpstreamLoginCheck(policy: interactionPolicy.DefaultPolicy, 
         if (grantId && (await vault.has(grantId))) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
         if (await vault.hasSessionLogin(session.uid)) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
       } catch (error) {
-        logger.warn({ err: { type: (error as Error).name, message: (error as Error).message } }, 'could not look up upstream tokens; not asking for a new sign-in');
+        logger.warn(
+          { err: { type: (error as Error).name, message: (error as Error).message } },
+          'could not look up upstream tokens; not asking for a new sign-in',
+        );
         return interactionPolicy.Check.NO_NEED_TO_PROMPT;
       }
       return interactionPolicy.Check.REQUEST_PROMPT;

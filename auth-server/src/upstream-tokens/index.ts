@@ -16,7 +16,13 @@ export interface UpstreamTokens {
   keepLogin: UpstreamTokenVault['keepLogin'];
 }
 
-export function createUpstreamTokens(options: { storage: Storage; keys: readonly SealingKey[]; upstream: UpstreamIdp; grantTtl: number; enabled: boolean }): UpstreamTokens {
+export function createUpstreamTokens(options: {
+  storage: Storage;
+  keys: readonly SealingKey[];
+  upstream: UpstreamIdp;
+  grantTtl: number;
+  enabled: boolean;
+}): UpstreamTokens {
   const { storage, keys, upstream, grantTtl, enabled } = options;
   const vault = new UpstreamTokenVault(storage.adapter, new Sealer(keys), grantTtl);
   // Across instances when they share Redis; SQLite and memory serve one instance.

@@ -106,9 +106,7 @@ export function interactionRoutes(options: InteractionRoutesOptions): Router {
       case 'consent': {
         const accountId = details.session?.accountId;
         if (accountId === undefined) throw new BadRequest('There is no signed-in user for this request.');
-        const grant = details.grantId
-          ? await provider.Grant.find(details.grantId)
-          : new provider.Grant({ accountId, clientId });
+        const grant = details.grantId ? await provider.Grant.find(details.grantId) : new provider.Grant({ accountId, clientId });
         if (!grant) throw new BadRequest('The grant for this request no longer exists.');
         const { missingOIDCScope, missingOIDCClaims } = details.prompt.details as {
           missingOIDCScope?: string[];
@@ -132,44 +130,40 @@ export function interactionRoutes(options: InteractionRoutesOptions): Router {
     }
   });
 
-  router.post(
-    '/:uid/login',
-    bodyParser({ enableTypes: ['form'], formLimit: FORM_LIMIT }),
-    async (ctx) => {
-      const details = await provider.interactionDetails(ctx.req, ctx.res);
-      if (details.uid !== ctx.params.uid) throw new BadRequest('This login form does not match the current login.');
-      if (details.prompt.name !== 'login') throw new BadRequest('This login request is not waiting for a password.');
+  router.post('/:uid/login', bodyParser({ enableTypes: ['form'], formLimit: FORM_LIMIT }), async (ctx) => {
+    const details = await provider.interactionDetails(ctx.req, ctx.res);
+    if (details.uid !== ctx.params.uid) throw new BadRequest('This login form does not match the current login.');
+    if (details.prompt.name !== 'login') throw new BadRequest('This login request is not waiting for a password.');
 
-      const body = (ctx.request as unknown as { body: unknown }).body;
-      const login = field(body, 'login');
-      const password = field(body, 'password');
+    const body = (ctx.request as unknown as { body: unknown }).body;
+    const login = field(body, 'login');
+    const password = field(body, 'password');
 
-      const user = await users.authenticate(login, password);
-      if (!user) {
-        logger.info({ client_id: details.params.client_id }, 'login refused: invalid email or password');
-        const client = await provider.Client.find(String(details.params.client_id));
-        ctx.status = 401;
-        ctx.type = 'html';
-        ctx.body = loginPage({
-          action: `${prefix}/${details.uid}/login`,
-          clientName: client?.clientName ?? String(details.params.client_id),
-          login,
-          error: INVALID_CREDENTIALS,
-        });
-        return;
-      }
+    const user = await users.authenticate(login, password);
+    if (!user) {
+      logger.info({ client_id: details.params.client_id }, 'login refused: invalid email or password');
+      const client = await provider.Client.find(String(details.params.client_id));
+      ctx.status = 401;
+      ctx.type = 'html';
+      ctx.body = loginPage({
+        action: `${prefix}/${details.uid}/login`,
+        clientName: client?.clientName ?? String(details.params.client_id),
+        login,
+        error: INVALID_CREDENTIALS,
+      });
+      return;
+    }
 
-      logger.info({ sub: user.userID, client_id: details.params.client_id }, 'user logged in');
-      const redirectTo = await provider.interactionResult(
-        ctx.req,
-        ctx.res,
-        { login: { accountId: user.userID, amr: ['pwd'], remember: false } },
-        { mergeWithLastSubmission: false },
-      );
-      ctx.status = 303;
-      ctx.redirect(redirectTo);
-    },
-  );
+    logger.info({ sub: user.userID, client_id: details.params.client_id }, 'user logged in');
+    const redirectTo = await provider.interactionResult(
+      ctx.req,
+      ctx.res,
+      { login: { accountId: user.userID, amr: ['pwd'], remember: false } },
+      { mergeWithLastSubmission: false },
+    );
+    ctx.status = 303;
+    ctx.redirect(redirectTo);
+  });
 
   return router;
 }

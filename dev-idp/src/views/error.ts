@@ -12,7 +12,7 @@ export function errorPage(view: ErrorView): string {
   return layout(
     view.title,
     html`<h1>${view.title}</h1>
-${view.error ? html`<p>Error: <code class="oauth-error">${view.error}</code></p>` : ''}
-${view.description ? html`<p class="error-description">${view.description}</p>` : ''}`,
+      ${view.error ? html`<p>Error: <code class="oauth-error">${view.error}</code></p>` : ''}
+      ${view.description ? html`<p class="error-description">${view.description}</p>` : ''}`,
   );
 }

@@ -18,20 +18,19 @@ const STYLE = `
 
 export function layout(title: string, body: SafeHtml): string {
   return html`<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>${title} · dev-idp</title>
-<style>${new SafeHtml(STYLE)}</style>
-</head>
-<body>
-<div class="banner" role="alert">${BANNER_TEXT}</div>
-<main>
-${body}
-</main>
-</body>
-</html>
-`.value;
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <meta name="robots" content="noindex" />
+        <title>${title} · dev-idp</title>
+        <style>
+          ${new SafeHtml(STYLE)}
+        </style>
+      </head>
+      <body>
+        <div class="banner" role="alert">${BANNER_TEXT}</div>
+        <main>${body}</main>
+      </body>
+    </html> `.value;
 }

@@ -16,14 +16,14 @@ export function loginPage(view: LoginView): string {
   return layout(
     'Log in',
     html`<h1>Log in to Your Account</h1>
-<p class="muted">to continue to ${view.clientName}</p>
-${view.error ? html`<p class="error" role="alert">${view.error}</p>` : ''}
-<form method="post" action="${view.action}">
-  <label for="login">Email Address</label>
-  <input id="login" name="login" type="text" autocomplete="username" required autofocus value="${view.login ?? ''}">
-  <label for="password">Password</label>
-  <input id="password" name="password" type="password" autocomplete="current-password" required>
-  <button type="submit">Login</button>
-</form>`,
+      <p class="muted">to continue to ${view.clientName}</p>
+      ${view.error ? html`<p class="error" role="alert">${view.error}</p>` : ''}
+      <form method="post" action="${view.action}">
+        <label for="login">Email Address</label>
+        <input id="login" name="login" type="text" autocomplete="username" required autofocus value="${view.login ?? ''}" />
+        <label for="password">Password</label>
+        <input id="password" name="password" type="password" autocomplete="current-password" required />
+        <button type="submit">Login</button>
+      </form>`,
   );
 }

@@ -49,12 +49,27 @@ export function issuerMatches(published: string, expected: string): boolean {
   return published === expected || (expected.endsWith('/') && published === expected.slice(0, -1));
 }
 
-const URL_MEMBERS = ['registration_endpoint', 'revocation_endpoint', 'introspection_endpoint', 'jwks_uri', 'userinfo_endpoint', 'service_documentation', 'end_session_endpoint'];
+const URL_MEMBERS = [
+  'registration_endpoint',
+  'revocation_endpoint',
+  'introspection_endpoint',
+  'jwks_uri',
+  'userinfo_endpoint',
+  'service_documentation',
+  'end_session_endpoint',
+];
 const LIST_MEMBERS = [
-  'scopes_supported', 'response_types_supported', 'response_modes_supported', 'grant_types_supported',
-  'token_endpoint_auth_methods_supported', 'token_endpoint_auth_signing_alg_values_supported',
-  'code_challenge_methods_supported', 'revocation_endpoint_auth_methods_supported',
-  'introspection_endpoint_auth_methods_supported', 'subject_types_supported', 'id_token_signing_alg_values_supported',
+  'scopes_supported',
+  'response_types_supported',
+  'response_modes_supported',
+  'grant_types_supported',
+  'token_endpoint_auth_methods_supported',
+  'token_endpoint_auth_signing_alg_values_supported',
+  'code_challenge_methods_supported',
+  'revocation_endpoint_auth_methods_supported',
+  'introspection_endpoint_auth_methods_supported',
+  'subject_types_supported',
+  'id_token_signing_alg_values_supported',
   'dpop_signing_alg_values_supported',
 ];
 const FLAG_MEMBERS = ['authorization_response_iss_parameter_supported', 'client_id_metadata_document_supported', 'resource_indicators_supported'];
@@ -102,16 +117,25 @@ export function assessAsMetadata(raw: unknown, options: AssessOptions): Assessme
   if (typeof doc['issuer'] !== 'string') {
     deviations.push(deviation('as.issuer', `The metadata at ${options.url} has no issuer.`));
   } else if (!issuerMatches(doc['issuer'], options.expectedIssuer)) {
-    deviations.push(deviation('as.issuer', `The metadata at ${options.url} names issuer ${JSON.stringify(doc['issuer'])}, but it was looked up for ${JSON.stringify(options.expectedIssuer)}.`));
+    deviations.push(
+      deviation(
+        'as.issuer',
+        `The metadata at ${options.url} names issuer ${JSON.stringify(doc['issuer'])}, but it was looked up for ${JSON.stringify(options.expectedIssuer)}.`,
+      ),
+    );
   }
 
   if (!httpUrl(doc['authorization_endpoint'])) {
-    const seen = doc['authorization_endpoint'] === undefined ? 'has no authorization_endpoint' : `has authorization_endpoint ${JSON.stringify(doc['authorization_endpoint'])}, not an http(s) URL`;
+    const seen =
+      doc['authorization_endpoint'] === undefined
+        ? 'has no authorization_endpoint'
+        : `has authorization_endpoint ${JSON.stringify(doc['authorization_endpoint'])}, not an http(s) URL`;
     if (options.userLogin) deviations.push(deviation('as.authorization_endpoint', `The metadata ${seen}.`));
     delete doc['authorization_endpoint'];
   }
   if (!httpUrl(doc['token_endpoint'])) {
-    const seen = doc['token_endpoint'] === undefined ? 'has no token_endpoint' : `has token_endpoint ${JSON.stringify(doc['token_endpoint'])}, not an http(s) URL`;
+    const seen =
+      doc['token_endpoint'] === undefined ? 'has no token_endpoint' : `has token_endpoint ${JSON.stringify(doc['token_endpoint'])}, not an http(s) URL`;
     deviations.push(deviation('as.token_endpoint', `The metadata ${seen}.`));
   }
 
@@ -157,15 +181,20 @@ export function assessAsMetadata(raw: unknown, options: AssessOptions): Assessme
     if (missing.length) deviations.push(deviation('as.oidc_required_members', `The OpenID Connect discovery document has no ${missing.join(', ')}.`));
   }
 
-  const plain = ['issuer', 'authorization_endpoint', 'token_endpoint', 'registration_endpoint', 'revocation_endpoint']
-    .filter((member) => {
-      const url = httpUrl(doc[member]);
-      return url?.protocol === 'http:' && !isLoopbackHost(url.hostname);
-    });
-  if (plain.length) deviations.push(deviation('as.https', `${plain.map((m) => `${m} ${String(doc[m])}`).join(', ')} ${plain.length === 1 ? 'is' : 'are'} plain http.`));
+  const plain = ['issuer', 'authorization_endpoint', 'token_endpoint', 'registration_endpoint', 'revocation_endpoint'].filter((member) => {
+    const url = httpUrl(doc[member]);
+    return url?.protocol === 'http:' && !isLoopbackHost(url.hostname);
+  });
+  if (plain.length)
+    deviations.push(deviation('as.https', `${plain.map((m) => `${m} ${String(doc[m])}`).join(', ')} ${plain.length === 1 ? 'is' : 'are'} plain http.`));
 
   if (doc['authorization_response_iss_parameter_supported'] !== true) {
-    deviations.push(deviation('as.iss_parameter', `authorization_response_iss_parameter_supported is ${doc['authorization_response_iss_parameter_supported'] === false ? 'false' : 'absent'}.`));
+    deviations.push(
+      deviation(
+        'as.iss_parameter',
+        `authorization_response_iss_parameter_supported is ${doc['authorization_response_iss_parameter_supported'] === false ? 'false' : 'absent'}.`,
+      ),
+    );
   }
   if (doc['scopes_supported'] === undefined) deviations.push(deviation('as.scopes_supported', 'The metadata has no scopes_supported.'));
   if (doc['registration_endpoint'] === undefined && doc['client_id_metadata_document_supported'] !== true) {

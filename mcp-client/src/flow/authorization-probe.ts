@@ -9,9 +9,7 @@ import type { Trace } from '../trace.ts';
 import { buildAuthorizationUrl, newState, printable } from './authorize.ts';
 
 export type ProbeAnswer =
-  | { kind: 'accepted'; status: number }
-  | { kind: 'refused'; status: number; error?: string }
-  | { kind: 'error_response'; error: string; description?: string };
+  { kind: 'accepted'; status: number } | { kind: 'refused'; status: number; error?: string } | { kind: 'error_response'; error: string; description?: string };
 
 export async function probeAuthorization(options: {
   issuer: string;
@@ -31,7 +29,11 @@ export async function probeAuthorization(options: {
     state: newState(),
     resource: options.resource,
   });
-  const response = await options.trace.fetch(authorizationUrl.href, { redirect: 'manual', headers: { accept: 'text/html' }, signal: AbortSignal.timeout(30_000) });
+  const response = await options.trace.fetch(authorizationUrl.href, {
+    redirect: 'manual',
+    headers: { accept: 'text/html' },
+    signal: AbortSignal.timeout(30_000),
+  });
   await response.body?.cancel().catch(() => {});
   const location = response.headers.get('location');
   if (response.status >= 300 && response.status < 400 && location) {
@@ -50,6 +52,7 @@ export async function probeAuthorization(options: {
 
 export function describeAnswer(answer: ProbeAnswer): string {
   if (answer.kind === 'accepted') return `accepted (HTTP ${answer.status}, on to the login page)`;
-  if (answer.kind === 'refused') return `refused on the authorization server's own page (HTTP ${answer.status}${answer.error ? `, error=${answer.error}` : ''})`;
+  if (answer.kind === 'refused')
+    return `refused on the authorization server's own page (HTTP ${answer.status}${answer.error ? `, error=${answer.error}` : ''})`;
   return `error=${answer.error}${answer.description ? ` (${answer.description})` : ''} sent to the redirect URI`;
 }

@@ -97,9 +97,13 @@ export function checkCallbackParams(params: URLSearchParams, expect: Omit<Callba
   }
   // 2. state: this response belongs to this attempt.
   if (params.get('state') !== expect.state) {
-    throw new CliError('state_mismatch', 'The authorization response\'s state does not match this login attempt; refusing it (stale browser tab, or a forged request).', {
-      hint: 'Run login again and finish it in the tab it opens.',
-    });
+    throw new CliError(
+      'state_mismatch',
+      "The authorization response's state does not match this login attempt; refusing it (stale browser tab, or a forged request).",
+      {
+        hint: 'Run login again and finish it in the tab it opens.',
+      },
+    );
   }
   // 3. Only now is an error response trustworthy enough to report.
   const error = params.get('error');
@@ -110,9 +114,13 @@ export function checkCallbackParams(params: URLSearchParams, expect: Omit<Callba
   }
   if (error) {
     const description = params.get('error_description');
-    throw new CliError('authorization_error', `The authorization server returned error=${printable(error, 80)}${description ? `: ${printable(description)}` : ''}.`, {
-      hint: 'See the error above; fix the cause on the authorization server side, then run login again.',
-    });
+    throw new CliError(
+      'authorization_error',
+      `The authorization server returned error=${printable(error, 80)}${description ? `: ${printable(description)}` : ''}.`,
+      {
+        hint: 'See the error above; fix the cause on the authorization server side, then run login again.',
+      },
+    );
   }
   const code = params.get('code');
   if (!code) {
@@ -153,31 +161,39 @@ export async function startCallbackServer(expect: CallbackExpectations, at: Loop
       return;
     }
     if (done) {
-      res.writeHead(410, { 'content-type': 'text/html; charset=utf-8', connection: 'close' }).end(page('Already handled', 'This login attempt is already finished. You can close this tab.'));
+      res
+        .writeHead(410, { 'content-type': 'text/html; charset=utf-8', connection: 'close' })
+        .end(page('Already handled', 'This login attempt is already finished. You can close this tab.'));
       return;
     }
     done = true;
     try {
       const value = checkCallbackParams(url.searchParams, expect);
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', connection: 'close' })
+      res
+        .writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', connection: 'close' })
         .end(page('Signed in', 'mcp-client received the authorization. You can close this tab and return to the terminal.'));
       settle?.resolve(value);
     } catch (error) {
-      const message = error instanceof CliError && error.code === 'access_denied'
-        ? 'The request was denied. You can close this tab.'
-        : 'mcp-client could not accept this authorization response. You can close this tab; the terminal says what to do next.';
-      res.writeHead(400, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', connection: 'close' })
-        .end(page('Login failed', message));
+      const message =
+        error instanceof CliError && error.code === 'access_denied'
+          ? 'The request was denied. You can close this tab.'
+          : 'mcp-client could not accept this authorization response. You can close this tab; the terminal says what to do next.';
+      res.writeHead(400, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', connection: 'close' }).end(page('Login failed', message));
       settle?.reject(error);
     }
   };
 
   const servers: Server[] = [];
   const closeAll = () =>
-    Promise.all(servers.map((server) => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    })));
+    Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<void>((resolve) => {
+            server.closeAllConnections();
+            server.close(() => resolve());
+          }),
+      ),
+    );
   const first = createServer(handler);
   await bind(first, at.port, at.host === '[::1]' ? '::1' : '127.0.0.1');
   servers.push(first);

@@ -18,7 +18,11 @@ export async function documentRedirectUris(url: string, trace: Trace): Promise<{
     if (!response.ok) problem = `HTTP ${response.status}`;
     else if (!Array.isArray(uris) || !uris.every((u) => typeof u === 'string')) problem = 'it has no redirect_uris list';
     else {
-      trace.step('client_metadata_document', { url, redirectUris: uris, ms: since(start) }, `${url} lists redirect_uris=[${uris.map((u) => printable(u, 120)).join(', ')}]`);
+      trace.step(
+        'client_metadata_document',
+        { url, redirectUris: uris, ms: since(start) },
+        `${url} lists redirect_uris=[${uris.map((u) => printable(u, 120)).join(', ')}]`,
+      );
       return { redirectUris: uris };
     }
   } catch (error) {

@@ -58,7 +58,9 @@ function parseRegistration(body: unknown): Registration | undefined {
     ...num('client_secret_expires_at'),
     ...uris,
     ...str('token_endpoint_auth_method'),
-    ...(typeof b['registration_client_uri'] === 'string' && URL.canParse(b['registration_client_uri']) ? { registration_client_uri: b['registration_client_uri'] } : {}),
+    ...(typeof b['registration_client_uri'] === 'string' && URL.canParse(b['registration_client_uri'])
+      ? { registration_client_uri: b['registration_client_uri'] }
+      : {}),
     ...str('registration_access_token'),
   };
 }
@@ -90,7 +92,12 @@ async function send(trace: Trace, url: string, init: RequestInit, what: string):
 
 /** RFC 7591 §3.1: POST the metadata to the registration endpoint. */
 export async function register(endpoint: string, body: RegistrationRequest, trace: Trace): Promise<Registration> {
-  const { status, text } = await send(trace, endpoint, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(body) }, 'authorization server registration endpoint');
+  const { status, text } = await send(
+    trace,
+    endpoint,
+    { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(body) },
+    'authorization server registration endpoint',
+  );
   if (status < 200 || status >= 300) {
     throw new CliError('registration_refused', `The authorization server refused the client registration (${describeRefusal(status, text)}).`, {
       hint: 'Check the AS registration policy (redirect URIs, application_type native), or pass a pre-registered --client-id.',
@@ -105,13 +112,22 @@ export async function register(endpoint: string, body: RegistrationRequest, trac
  * RFC 7592 §2.2: replace the client's metadata (here: its redirect URIs). The request carries
  * client_id and every registered member, and the secret if there is one, as §2.2 asks.
  */
-export async function update(client: { client_id: string; client_secret?: string; registration_client_uri: string; registration_access_token: string }, body: RegistrationRequest, trace: Trace): Promise<Registration> {
+export async function update(
+  client: { client_id: string; client_secret?: string; registration_client_uri: string; registration_access_token: string },
+  body: RegistrationRequest,
+  trace: Trace,
+): Promise<Registration> {
   const request = { ...body, client_id: client.client_id, ...(client.client_secret ? { client_secret: client.client_secret } : {}) };
-  const { status, text } = await send(trace, client.registration_client_uri, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${client.registration_access_token}` },
-    body: JSON.stringify(request),
-  }, 'authorization server client configuration endpoint');
+  const { status, text } = await send(
+    trace,
+    client.registration_client_uri,
+    {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${client.registration_access_token}` },
+      body: JSON.stringify(request),
+    },
+    'authorization server client configuration endpoint',
+  );
   if (status !== 200) throw new CliError('registration_update_refused', `the update was refused (${describeRefusal(status, text)})`);
   const updated = parseRegistration(safeJson(text));
   if (!updated || updated.client_id !== client.client_id) throw new CliError('registration_update_refused', 'the update response names another client');
@@ -120,7 +136,12 @@ export async function update(client: { client_id: string; client_secret?: string
 
 /** RFC 7592 §2.3: delete the registration; the HTTP status (204 when deleted). */
 export async function deregister(client: { registration_client_uri: string; registration_access_token: string }, trace: Trace): Promise<number> {
-  const { status } = await send(trace, client.registration_client_uri, { method: 'DELETE', headers: { authorization: `Bearer ${client.registration_access_token}` } }, 'authorization server client configuration endpoint');
+  const { status } = await send(
+    trace,
+    client.registration_client_uri,
+    { method: 'DELETE', headers: { authorization: `Bearer ${client.registration_access_token}` } },
+    'authorization server client configuration endpoint',
+  );
   return status;
 }
 

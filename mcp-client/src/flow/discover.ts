@@ -152,9 +152,13 @@ export function requireUnauthorized(challenge: Challenge, serverUrl: URL): void 
   if (challenge.status === 401) return;
   if (challenge.status === 403 && challenge.error === 'insufficient_scope') return; // step-up: same discovery
   if (challenge.status >= 200 && challenge.status < 300) {
-    throw new CliError('no_challenge', `${serverUrl.href} answered ${challenge.status} to a request without a token: it does not ask for authorization, so there is nothing to log in to.`, {
-      hint: 'Check that this is the protected MCP endpoint (e.g. …/mcp), or use `mcp-client tools` directly.',
-    });
+    throw new CliError(
+      'no_challenge',
+      `${serverUrl.href} answered ${challenge.status} to a request without a token: it does not ask for authorization, so there is nothing to log in to.`,
+      {
+        hint: 'Check that this is the protected MCP endpoint (e.g. …/mcp), or use `mcp-client tools` directly.',
+      },
+    );
   }
   if (challenge.status === 404) {
     throw new CliError('no_challenge', `${serverUrl.href} answered 404: there is no MCP endpoint at this path.`, {
@@ -215,9 +219,13 @@ export async function discoverResourceMetadata(serverUrl: URL, challenge: Challe
     allowed && servers.length > 0,
   );
   if (!allowed) {
-    throw new CliError('resource_mismatch', `The protected resource metadata is for ${resource}, not for ${serverUrl.href}; refusing to use it (RFC 9728 §3.3).`, {
-      hint: 'Use the exact MCP endpoint URL the server advertises as its resource, or fix the server\'s `resource`.',
-    });
+    throw new CliError(
+      'resource_mismatch',
+      `The protected resource metadata is for ${resource}, not for ${serverUrl.href}; refusing to use it (RFC 9728 §3.3).`,
+      {
+        hint: "Use the exact MCP endpoint URL the server advertises as its resource, or fix the server's `resource`.",
+      },
+    );
   }
   if (servers.length === 0) {
     throw new CliError('no_authorization_server', `The protected resource metadata for ${resource} names no authorization_servers.`, {
@@ -241,7 +249,10 @@ export async function fetchMetadataDocument(
   for (const { url, kind } of candidates) {
     let response: Response;
     try {
-      response = await trace.fetch(url, { headers: { accept: 'application/json', 'mcp-protocol-version': protocolVersion }, signal: AbortSignal.timeout(30_000) });
+      response = await trace.fetch(url, {
+        headers: { accept: 'application/json', 'mcp-protocol-version': protocolVersion },
+        signal: AbortSignal.timeout(30_000),
+      });
     } catch (error) {
       throw unreachable('authorization server', url, error);
     }
@@ -249,7 +260,9 @@ export async function fetchMetadataDocument(
       await response.body?.cancel().catch(() => {});
       // As the SDK does: a 4xx (or a 502 from a proxy) means "not here", any other 5xx is a failure.
       if (response.status < 500 || response.status === 502) continue;
-      throw new CliError('invalid_as_metadata', `The authorization server metadata at ${url} answered HTTP ${response.status}.`, { hint: 'The authorization server is failing; try again later or tell its operator.' });
+      throw new CliError('invalid_as_metadata', `The authorization server metadata at ${url} answered HTTP ${response.status}.`, {
+        hint: 'The authorization server is failing; try again later or tell its operator.',
+      });
     }
     let raw: unknown;
     try {
@@ -266,7 +279,7 @@ export async function fetchMetadataDocument(
 export function refusal(d: Deviation, issuerUrl: string): CliError {
   if (d.id === 'as.issuer') {
     return new CliError('issuer_mismatch', `${d.detail} Refusing to use it (RFC 8414 §3.3).`, {
-      hint: 'The AS `issuer` must be identical to the URL listed in the resource\'s authorization_servers.',
+      hint: "The AS `issuer` must be identical to the URL listed in the resource's authorization_servers.",
     });
   }
   if (d.id === 'as.pkce_s256') {
@@ -274,7 +287,9 @@ export function refusal(d: Deviation, issuerUrl: string): CliError {
       hint: 'MCP requires PKCE S256: the AS metadata must list "S256" in code_challenge_methods_supported.',
     });
   }
-  return new CliError('invalid_as_metadata', `The authorization server metadata for ${issuerUrl} cannot be used: ${d.detail}`, { hint: `${d.rule} (${d.reference})` });
+  return new CliError('invalid_as_metadata', `The authorization server metadata for ${issuerUrl} cannot be used: ${d.detail}`, {
+    hint: `${d.rule} (${d.reference})`,
+  });
 }
 
 /**
@@ -288,10 +303,19 @@ export async function discoverAuthorizationServer(issuerUrl: string, trace: Trac
   const found = await fetchAsMetadata(issuerUrl, trace);
   const tried = trace.requests.slice(mark);
   if (!found) {
-    trace.step('authorization_server_metadata', { tried, ms: since(start) }, `no metadata document found (tried ${tried.map((r) => `${r.url} ${r.status ?? r.error}`).join(', ')})`, false);
-    throw new CliError('no_as_metadata', `No authorization server metadata for ${issuerUrl}; tried ${tried.map((r) => `${r.url} (${r.status ?? r.error})`).join(', ')}.`, {
-      hint: 'The AS must serve RFC 8414 (/.well-known/oauth-authorization-server) or OpenID Connect discovery metadata.',
-    });
+    trace.step(
+      'authorization_server_metadata',
+      { tried, ms: since(start) },
+      `no metadata document found (tried ${tried.map((r) => `${r.url} ${r.status ?? r.error}`).join(', ')})`,
+      false,
+    );
+    throw new CliError(
+      'no_as_metadata',
+      `No authorization server metadata for ${issuerUrl}; tried ${tried.map((r) => `${r.url} (${r.status ?? r.error})`).join(', ')}.`,
+      {
+        hint: 'The AS must serve RFC 8414 (/.well-known/oauth-authorization-server) or OpenID Connect discovery metadata.',
+      },
+    );
   }
   const userLogin = options.requirePkce !== false;
   const assessment = assessAsMetadata(found.raw, { expectedIssuer: issuerUrl, kind: found.kind, url: found.url, userLogin });
@@ -340,5 +364,10 @@ export function reportAsMetadata(url: string, tried: HttpRecord[], { metadata, d
 
 /** A deviation, shown where it was met: what was seen, and what mcp-client does about it. */
 export function reportDeviation(d: Deviation, trace: Trace): void {
-  trace.step('deviation', { id: d.id, verdict: d.verdict, detail: d.detail, rule: d.rule, reference: d.reference, effect: d.effect }, `${d.verdict}: ${d.detail} ${d.effect}`, false);
+  trace.step(
+    'deviation',
+    { id: d.id, verdict: d.verdict, detail: d.detail, rule: d.rule, reference: d.reference, effect: d.effect },
+    `${d.verdict}: ${d.detail} ${d.effect}`,
+    false,
+  );
 }

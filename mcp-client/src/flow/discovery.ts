@@ -74,7 +74,15 @@ export async function discover(serverUrl: URL, trace: Trace, options: DiscoverOp
     if (!fallsBackToLegacy(error, challenge, tried)) throw error;
     reportDeviation(reportNoResourceMetadata(serverUrl, tried, trace, since(start)), trace);
     const as = await legacyAuthorizationServer(authorizationBaseUrl(serverUrl), trace, { userLogin });
-    return { serverUrl, challenge, prm: undefined, as, resource: serverUrl.href, resourceParameter: as.resourceParameter ? serverUrl.href : undefined, mode: LEGACY_DISCOVERY };
+    return {
+      serverUrl,
+      challenge,
+      prm: undefined,
+      as,
+      resource: serverUrl.href,
+      resourceParameter: as.resourceParameter ? serverUrl.href : undefined,
+      mode: LEGACY_DISCOVERY,
+    };
   }
   const issuerUrl = prm.metadata.authorization_servers?.[0];
   if (!issuerUrl) throw new CliError('no_authorization_server', 'No authorization server listed.');

@@ -60,7 +60,10 @@ export function fallsBackToLegacy(error: unknown, challenge: Challenge, tried: H
 export function reportNoResourceMetadata(serverUrl: URL, tried: HttpRecord[], trace: Trace, ms: number): Deviation {
   const answers = tried.map((r) => `${r.url} ${r.status}`).join(', ');
   trace.step('resource_metadata', { found: false, tried, fallback: LEGACY_DISCOVERY, ms }, `none found (tried ${answers}): falling back to ${LABEL}`, false);
-  return deviation('legacy.no_resource_metadata', `The 401 of ${serverUrl.href} names no resource_metadata, and ${tried.map((r) => `${new URL(r.url).pathname} answered ${r.status}`).join(', ')}.`);
+  return deviation(
+    'legacy.no_resource_metadata',
+    `The 401 of ${serverUrl.href} names no resource_metadata, and ${tried.map((r) => `${new URL(r.url).pathname} answered ${r.status}`).join(', ')}.`,
+  );
 }
 
 /** The default endpoints of "Fallbacks for Servers without Metadata Discovery", as metadata. */
@@ -95,9 +98,16 @@ export async function examineLegacyAuthorizationServer(base: string, trace: Trac
   const deviations = [
     ...(found ? [] : [deviation('legacy.default_endpoints', `No RFC 8414 metadata at ${metadataUrl} (${tried.at(-1)?.status ?? tried.at(-1)?.error}).`)]),
     ...judged,
-    ...(resourceParameter ? [] : [deviation('legacy.resource_parameter', found
-      ? `The metadata at ${found.url} does not say resource_indicators_supported: true; no resource parameter is sent.`
-      : 'Without metadata nothing says the server takes a resource parameter; none is sent.')]),
+    ...(resourceParameter
+      ? []
+      : [
+          deviation(
+            'legacy.resource_parameter',
+            found
+              ? `The metadata at ${found.url} does not say resource_indicators_supported: true; no resource parameter is sent.`
+              : 'Without metadata nothing says the server takes a resource parameter; none is sent.',
+          ),
+        ]),
   ];
   const assumed = [
     `the authorization server is the MCP server's origin ${base}`,
@@ -125,9 +135,13 @@ export async function legacyAuthorizationServer(base: string, trace: Trace, opti
   for (const d of result.deviations.filter((d) => d.verdict === 'tolerated')) reportDeviation(d, trace);
   const refused = result.deviations.find((d) => d.verdict === 'refused');
   if (refused?.id === 'as.issuer') {
-    throw new CliError('issuer_mismatch', `${refused.detail} Refusing to use it (RFC 8414 §3.3): without protected resource metadata the authorization server can only be the MCP server's origin ${base}.`, {
-      hint: 'The MCP server should publish protected resource metadata (RFC 9728) that names its authorization server.',
-    });
+    throw new CliError(
+      'issuer_mismatch',
+      `${refused.detail} Refusing to use it (RFC 8414 §3.3): without protected resource metadata the authorization server can only be the MCP server's origin ${base}.`,
+      {
+        hint: 'The MCP server should publish protected resource metadata (RFC 9728) that names its authorization server.',
+      },
+    );
   }
   if (refused) throw refusal(refused, base);
   return result;
@@ -139,7 +153,9 @@ function report(r: LegacyAuthServer, metadataUrl: string, trace: Trace, ms: numb
   const refused = r.deviations.filter((d) => d.verdict === 'refused');
   const methods = metadata.code_challenge_methods_supported;
   const issSupported = metadata.authorization_response_iss_parameter_supported === true;
-  const endpoints = `authorize=${metadata.authorization_endpoint} token=${metadata.token_endpoint}` + (metadata.registration_endpoint ? ` register=${metadata.registration_endpoint}` : '');
+  const endpoints =
+    `authorize=${metadata.authorization_endpoint} token=${metadata.token_endpoint}` +
+    (metadata.registration_endpoint ? ` register=${metadata.registration_endpoint}` : '');
   const source = r.metadataFound
     ? `RFC 8414 metadata at ${r.url}: issuer=${metadata.issuer} ${endpoints} pkce=[${methods?.join(' ') ?? 'none advertised'}]${issSupported ? ' iss-in-response' : ''}`
     : `no RFC 8414 metadata at ${metadataUrl} (${r.tried.at(-1)?.status ?? r.tried.at(-1)?.error}): ${endpoints}`;

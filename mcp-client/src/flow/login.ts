@@ -105,7 +105,12 @@ export async function login(options: FlowOptions, serverUrl: URL, from: LoginFro
     preRegistered: options.preRegistered,
     clientMetadataUrl: options.clientMetadataUrl,
     redirectUri: options.redirectUri,
-    expect: { state, expectedIssuer: issuer, issParameterSupported: metadata.authorization_response_iss_parameter_supported === true, timeoutMs: options.timeoutMs },
+    expect: {
+      state,
+      expectedIssuer: issuer,
+      issParameterSupported: metadata.authorization_response_iss_parameter_supported === true,
+      timeoutMs: options.timeoutMs,
+    },
     trace,
   });
 
@@ -176,7 +181,13 @@ export async function login(options: FlowOptions, serverUrl: URL, from: LoginFro
 }
 
 /** Stores the tokens under their issuer, and forgets what other issuers held for the resource. */
-async function saveForResource(options: FlowOptions, serverUrl: URL, d: Discovery, grant: 'authorization_code' | 'client_credentials', tokens: ReturnType<typeof toStored>): Promise<void> {
+async function saveForResource(
+  options: FlowOptions,
+  serverUrl: URL,
+  d: Discovery,
+  grant: 'authorization_code' | 'client_credentials',
+  tokens: ReturnType<typeof toStored>,
+): Promise<void> {
   const { store, trace } = options;
   await store.saveTokens(d.as.issuer, {
     resource: d.resource,
@@ -197,9 +208,13 @@ async function clientCredentialsLogin(options: FlowOptions, serverUrl: URL, d: D
   const metadata = d.as.metadata;
   const grants = metadata.grant_types_supported;
   if (grants && !grants.includes('client_credentials')) {
-    throw new CliError('grant_unsupported', `The authorization server ${issuer} does not offer the client_credentials grant (grant_types_supported: ${JSON.stringify(grants)}).`, {
-      hint: 'Drop --client-credentials to log in as a user in the browser, or ask the AS operator to enable client_credentials for your client.',
-    });
+    throw new CliError(
+      'grant_unsupported',
+      `The authorization server ${issuer} does not offer the client_credentials grant (grant_types_supported: ${JSON.stringify(grants)}).`,
+      {
+        hint: 'Drop --client-credentials to log in as a user in the browser, or ask the AS operator to enable client_credentials for your client.',
+      },
+    );
   }
   let preRegistered = options.preRegistered;
   if (!preRegistered) {
@@ -222,10 +237,21 @@ async function clientCredentialsLogin(options: FlowOptions, serverUrl: URL, d: D
   const start = performance.now();
   const { tokens, authMethod } = await clientCredentialsGrant({ metadata, client, scope, resource: d.resourceParameter, trace });
   const summary = summarize(tokens);
-  trace.step('token', { grantType: 'client_credentials', endpoint: metadata.token_endpoint, authMethod, ...summary, ms: since(start) }, `client_credentials (${authMethod}): ${describe(summary)}`);
+  trace.step(
+    'token',
+    { grantType: 'client_credentials', endpoint: metadata.token_endpoint, authMethod, ...summary, ms: since(start) },
+    `client_credentials (${authMethod}): ${describe(summary)}`,
+  );
   const stored = toStored(tokens, scope);
   await saveForResource(options, serverUrl, d, 'client_credentials', stored);
-  return { issuer, resource: d.resource, accessToken: stored.access_token, scope: stored.scope, hasRefreshToken: Boolean(stored.refresh_token), via: 'client_credentials' };
+  return {
+    issuer,
+    resource: d.resource,
+    accessToken: stored.access_token,
+    scope: stored.scope,
+    hasRefreshToken: Boolean(stored.refresh_token),
+    via: 'client_credentials',
+  };
 }
 
 /** Refreshes the stored tokens for a server; undefined if that is not possible. */
@@ -248,7 +274,14 @@ async function tryRefresh(options: FlowOptions, serverUrl: URL, metadata?: Autho
     trace.step('refresh', { refreshed: true, endpoint: as.token_endpoint, ...summary, ms: since(start) }, describe(summary));
     const stored = toStored(tokens, found.entry.tokens.scope);
     await store.saveTokens(found.issuer, { ...found.entry, tokens: stored });
-    return { issuer: found.issuer, resource: found.entry.resource, accessToken: stored.access_token, scope: stored.scope, hasRefreshToken: Boolean(stored.refresh_token), via: 'refreshed' };
+    return {
+      issuer: found.issuer,
+      resource: found.entry.resource,
+      accessToken: stored.access_token,
+      scope: stored.scope,
+      hasRefreshToken: Boolean(stored.refresh_token),
+      via: 'refreshed',
+    };
   } catch (error) {
     if (!(error instanceof CliError) || error.code === 'unreachable') throw error;
     trace.step('refresh', { refreshed: false, error: error.code, message: error.message, ms: since(start) }, `${error.message} Logging in again.`, false);
@@ -291,7 +324,14 @@ export async function storedAccess(options: FlowOptions, serverUrl: URL): Promis
     !expired,
   );
   if (!expired) {
-    return { issuer: found.issuer, resource: found.entry.resource, accessToken: tokens.access_token, scope: tokens.scope, hasRefreshToken: Boolean(tokens.refresh_token), via: 'stored' };
+    return {
+      issuer: found.issuer,
+      resource: found.entry.resource,
+      accessToken: tokens.access_token,
+      scope: tokens.scope,
+      hasRefreshToken: Boolean(tokens.refresh_token),
+      via: 'stored',
+    };
   }
   if (found.entry.grant === 'client_credentials' && !tokens.refresh_token) {
     await store.deleteTokens(found.issuer, found.entry.resource);
@@ -309,7 +349,12 @@ export async function storedAccess(options: FlowOptions, serverUrl: URL): Promis
  * - 403 insufficient_scope: re-authorize with the union of the held and the challenged
  *   scopes, at most `maxStepUps` times, and not at all when that union adds nothing.
  */
-export async function withMcp<T>(options: FlowOptions, serverUrl: URL, operation: (session: McpSession) => Promise<T>, access?: Access): Promise<{ value: T; access: Access | undefined }> {
+export async function withMcp<T>(
+  options: FlowOptions,
+  serverUrl: URL,
+  operation: (session: McpSession) => Promise<T>,
+  access?: Access,
+): Promise<{ value: T; access: Access | undefined }> {
   const { trace, store } = options;
   const maxStepUps = options.maxStepUps ?? MAX_STEP_UPS;
   let current = access ?? (await storedAccess(options, serverUrl));
@@ -321,7 +366,11 @@ export async function withMcp<T>(options: FlowOptions, serverUrl: URL, operation
     let session: McpSession | undefined;
     try {
       session = await connect(serverUrl, current?.accessToken, trace);
-      trace.step('mcp_connect', { url: serverUrl.href, authorized: Boolean(current), protocolVersion: session.protocolVersion, era: session.era, ms: since(start) }, `connected ${current ? 'with the token' : 'without a token'}; protocol ${session.protocolVersion ?? '?'} (${session.era ?? '?'} era)`);
+      trace.step(
+        'mcp_connect',
+        { url: serverUrl.href, authorized: Boolean(current), protocolVersion: session.protocolVersion, era: session.era, ms: since(start) },
+        `connected ${current ? 'with the token' : 'without a token'}; protocol ${session.protocolVersion ?? '?'} (${session.era ?? '?'} era)`,
+      );
       const value = await operation(session);
       return { value, access: current };
     } catch (error) {
@@ -330,7 +379,12 @@ export async function withMcp<T>(options: FlowOptions, serverUrl: URL, operation
           current = await login(options, serverUrl, { challenge: error.challenge });
           continue;
         }
-        trace.step('token_rejected', { status: 401, via: current.via, error: error.challenge?.error, errorDescription: error.challenge?.errorDescription, ms: since(start) }, `the server rejected the ${current.via === 'stored' ? 'stored' : current.via === 'refreshed' ? 'refreshed' : 'new'} token (401${error.challenge?.error ? ` ${error.challenge.error}` : ''})`, false);
+        trace.step(
+          'token_rejected',
+          { status: 401, via: current.via, error: error.challenge?.error, errorDescription: error.challenge?.errorDescription, ms: since(start) },
+          `the server rejected the ${current.via === 'stored' ? 'stored' : current.via === 'refreshed' ? 'refreshed' : 'new'} token (401${error.challenge?.error ? ` ${error.challenge.error}` : ''})`,
+          false,
+        );
         if (current.via === 'stored' && current.hasRefreshToken && !refreshed) {
           refreshed = true;
           const next = await tryRefresh(options, serverUrl);
@@ -343,9 +397,13 @@ export async function withMcp<T>(options: FlowOptions, serverUrl: URL, operation
           // A token the AS has just issued was refused: has the resource moved to another AS?
           const d = await discoverFor(options, serverUrl, error.challenge);
           if (d.as.issuer === current.issuer) {
-            throw new CliError('token_rejected', `${serverUrl.href} rejected a token that ${current.issuer} has just issued for it (401${error.challenge?.error ? ` ${error.challenge.error}` : ''}${error.challenge?.errorDescription ? `: ${error.challenge.errorDescription}` : ''}).`, {
-              hint: 'The resource server and the authorization server disagree (audience, issuer, signing keys or clock); check their configuration. Logging in again will not help.',
-            });
+            throw new CliError(
+              'token_rejected',
+              `${serverUrl.href} rejected a token that ${current.issuer} has just issued for it (401${error.challenge?.error ? ` ${error.challenge.error}` : ''}${error.challenge?.errorDescription ? `: ${error.challenge.errorDescription}` : ''}).`,
+              {
+                hint: 'The resource server and the authorization server disagree (audience, issuer, signing keys or clock); check their configuration. Logging in again will not help.',
+              },
+            );
           }
           trace.note(`${d.resource} moved from ${current.issuer} to ${d.as.issuer}: registering and logging in there`);
           current = await login(options, serverUrl, { discovered: d });
@@ -359,21 +417,44 @@ export async function withMcp<T>(options: FlowOptions, serverUrl: URL, operation
         const held = current?.scope;
         const wanted = computeScopeUnion(held, error.requiredScope);
         if (held && !isStrictScopeSuperset(wanted, held)) {
-          trace.step('step_up', { status: 403, requiredScope: error.requiredScope, currentScope: held, stepUps, ms: since(start) }, `the server needs scope "${error.requiredScope}", which the token already has: not re-authorizing`, false);
-          throw new CliError('insufficient_scope', `${serverUrl.href} refuses this with 403 insufficient_scope ("${error.requiredScope}") although the token already carries "${held}".`, {
-            hint: 'Re-authorizing would not change anything: the server wants a permission your account or client does not get. Ask the server operator.',
-            cause: error,
-          });
+          trace.step(
+            'step_up',
+            { status: 403, requiredScope: error.requiredScope, currentScope: held, stepUps, ms: since(start) },
+            `the server needs scope "${error.requiredScope}", which the token already has: not re-authorizing`,
+            false,
+          );
+          throw new CliError(
+            'insufficient_scope',
+            `${serverUrl.href} refuses this with 403 insufficient_scope ("${error.requiredScope}") although the token already carries "${held}".`,
+            {
+              hint: 'Re-authorizing would not change anything: the server wants a permission your account or client does not get. Ask the server operator.',
+              cause: error,
+            },
+          );
         }
         if (stepUps >= maxStepUps) {
-          trace.step('step_up', { status: 403, requiredScope: error.requiredScope, currentScope: held, stepUps, limit: maxStepUps, ms: since(start) }, `the server still needs scope "${error.requiredScope}" after ${stepUps} step-up(s): giving up`, false);
-          throw new CliError('step_up_limit', `${serverUrl.href} still answers 403 insufficient_scope ("${error.requiredScope}") after ${stepUps} step-up authorization(s); stopping (limit ${maxStepUps}).`, {
-            hint: 'The authorization server does not grant the scope the server asks for; check what your account may have, or ask the server operator.',
-            cause: error,
-          });
+          trace.step(
+            'step_up',
+            { status: 403, requiredScope: error.requiredScope, currentScope: held, stepUps, limit: maxStepUps, ms: since(start) },
+            `the server still needs scope "${error.requiredScope}" after ${stepUps} step-up(s): giving up`,
+            false,
+          );
+          throw new CliError(
+            'step_up_limit',
+            `${serverUrl.href} still answers 403 insufficient_scope ("${error.requiredScope}") after ${stepUps} step-up authorization(s); stopping (limit ${maxStepUps}).`,
+            {
+              hint: 'The authorization server does not grant the scope the server asks for; check what your account may have, or ask the server operator.',
+              cause: error,
+            },
+          );
         }
         stepUps++;
-        trace.step('step_up', { status: 403, requiredScope: error.requiredScope, currentScope: held, requestScope: wanted, stepUp: stepUps, limit: maxStepUps, ms: since(start) }, `the server needs scope "${error.requiredScope}": authorizing again with "${wanted}" (step-up ${stepUps}/${maxStepUps})`, false);
+        trace.step(
+          'step_up',
+          { status: 403, requiredScope: error.requiredScope, currentScope: held, requestScope: wanted, stepUp: stepUps, limit: maxStepUps, ms: since(start) },
+          `the server needs scope "${error.requiredScope}": authorizing again with "${wanted}" (step-up ${stepUps}/${maxStepUps})`,
+          false,
+        );
         current = await login(options, serverUrl, { challenge: error.challenge, scope: wanted });
         continue;
       }
@@ -382,5 +463,7 @@ export async function withMcp<T>(options: FlowOptions, serverUrl: URL, operation
       await session?.close();
     }
   }
-  throw new CliError('too_many_attempts', `Gave up on ${serverUrl.href} after repeated authorization attempts.`, { hint: 'Run again with --verbose to see every exchange.' });
+  throw new CliError('too_many_attempts', `Gave up on ${serverUrl.href} after repeated authorization attempts.`, {
+    hint: 'Run again with --verbose to see every exchange.',
+  });
 }

@@ -42,10 +42,14 @@ export class ScopeRequired extends CliError {
   readonly requiredScope: string | undefined;
   readonly challenge: Challenge | undefined;
   constructor(serverUrl: URL, requiredScope: string | undefined, description: string | undefined, cause: unknown, challenge?: Challenge) {
-    super('insufficient_scope', `${serverUrl.href} needs more scope${requiredScope ? ` ("${requiredScope}")` : ''}${description ? `: ${description}` : ''} (403 insufficient_scope).`, {
-      hint: requiredScope ? `Run \`mcp-client login <url> --scope "${requiredScope}"\`.` : 'Log in again with the scope the operation needs.',
-      cause,
-    });
+    super(
+      'insufficient_scope',
+      `${serverUrl.href} needs more scope${requiredScope ? ` ("${requiredScope}")` : ''}${description ? `: ${description}` : ''} (403 insufficient_scope).`,
+      {
+        hint: requiredScope ? `Run \`mcp-client login <url> --scope "${requiredScope}"\`.` : 'Log in again with the scope the operation needs.',
+        cause,
+      },
+    );
     this.requiredScope = requiredScope;
     this.challenge = challenge;
   }

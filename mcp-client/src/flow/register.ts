@@ -74,10 +74,14 @@ export function checkClientMetadataUrl(value: string): string {
 /** A --redirect-uri the CLI can listen on: http on 127.0.0.1, [::1] or localhost, written as the AS will compare it. */
 export function checkRedirectUri(value: string): string {
   if (!parseLoopbackRedirectUri(value)) {
-    throw new CliError('usage', `--redirect-uri must be a loopback http URI such as http://127.0.0.1:8976/callback (no query, no fragment, written exactly as registered), got ${JSON.stringify(value)}.`, {
-      hint: 'Pass the redirect URI registered for --client-id, or listed in your Client ID Metadata Document.',
-      exitCode: 2,
-    });
+    throw new CliError(
+      'usage',
+      `--redirect-uri must be a loopback http URI such as http://127.0.0.1:8976/callback (no query, no fragment, written exactly as registered), got ${JSON.stringify(value)}.`,
+      {
+        hint: 'Pass the redirect URI registered for --client-id, or listed in your Client ID Metadata Document.',
+        exitCode: 2,
+      },
+    );
   }
   return value;
 }
@@ -117,9 +121,13 @@ function ports(uris: string[]): string {
 async function listenOnOneOf(uris: string[], expect: CallbackExpectations, whose: string): Promise<CallbackServer | undefined> {
   const targets = loopbackTargets(uris);
   if (targets.length === 0) {
-    throw new CliError('no_loopback_redirect_uri', `None of the redirect URIs of ${whose} (${uris.join(', ')}) is a loopback http URI mcp-client can listen on.`, {
-      hint: 'Add a loopback redirect URI such as http://127.0.0.1:8976/callback to the client, and pass it with --redirect-uri.',
-    });
+    throw new CliError(
+      'no_loopback_redirect_uri',
+      `None of the redirect URIs of ${whose} (${uris.join(', ')}) is a loopback http URI mcp-client can listen on.`,
+      {
+        hint: 'Add a loopback redirect URI such as http://127.0.0.1:8976/callback to the client, and pass it with --redirect-uri.',
+      },
+    );
   }
   for (const { target } of targets) {
     try {
@@ -135,27 +143,37 @@ async function listenOnOneOf(uris: string[], expect: CallbackExpectations, whose
 async function listenOnListed(uris: string[], expect: CallbackExpectations, whose: string): Promise<CallbackServer> {
   const callback = await listenOnOneOf(uris, expect, whose);
   if (callback) return callback;
-  throw new CliError('port_in_use', `Every redirect URI of ${whose} is on a port mcp-client cannot listen on: another program holds it, or it is privileged (port ${ports(uris)}).`, {
-    hint: 'Stop the program listening there and run again, or register another loopback redirect URI and pass it with --redirect-uri.',
-  });
+  throw new CliError(
+    'port_in_use',
+    `Every redirect URI of ${whose} is on a port mcp-client cannot listen on: another program holds it, or it is privileged (port ${ports(uris)}).`,
+    {
+      hint: 'Stop the program listening there and run again, or register another loopback redirect URI and pass it with --redirect-uri.',
+    },
+  );
 }
 
 /** Registered redirect URIs, newest first: `fresh`, then the earlier ported ones (a concurrent login may be using one). */
 function withFresh(fresh: string, earlier: string[] | undefined): string[] {
-  const kept = loopbackTargets(earlier).filter(({ uri, target }) => target.port > 0 && uri !== fresh).map(({ uri }) => uri);
+  const kept = loopbackTargets(earlier)
+    .filter(({ uri, target }) => target.port > 0 && uri !== fresh)
+    .map(({ uri }) => uri);
   return [fresh, ...kept].slice(0, MAX_REDIRECT_URIS);
 }
 
 function storedFrom(registered: Registration, sent: string[], previous?: StoredClient): StoredClient {
   return {
     client_id: registered.client_id,
-    ...(registered.client_secret ?? previous?.client_secret ? { client_secret: registered.client_secret ?? previous?.client_secret } : {}),
+    ...((registered.client_secret ?? previous?.client_secret) ? { client_secret: registered.client_secret ?? previous?.client_secret } : {}),
     ...(registered.client_id_issued_at !== undefined ? { client_id_issued_at: registered.client_id_issued_at } : {}),
     ...(registered.client_secret_expires_at !== undefined ? { client_secret_expires_at: registered.client_secret_expires_at } : {}),
     redirect_uris: sent,
     ...(registered.token_endpoint_auth_method ? { token_endpoint_auth_method: registered.token_endpoint_auth_method } : {}),
-    ...((registered.registration_client_uri ?? previous?.registration_client_uri) ? { registration_client_uri: registered.registration_client_uri ?? previous?.registration_client_uri } : {}),
-    ...((registered.registration_access_token ?? previous?.registration_access_token) ? { registration_access_token: registered.registration_access_token ?? previous?.registration_access_token } : {}),
+    ...((registered.registration_client_uri ?? previous?.registration_client_uri)
+      ? { registration_client_uri: registered.registration_client_uri ?? previous?.registration_client_uri }
+      : {}),
+    ...((registered.registration_access_token ?? previous?.registration_access_token)
+      ? { registration_access_token: registered.registration_access_token ?? previous?.registration_access_token }
+      : {}),
     source: 'dcr',
     saved_at: previous && previous.client_id === registered.client_id ? previous.saved_at : new Date().toISOString(),
   };
@@ -164,14 +182,28 @@ function storedFrom(registered: Registration, sent: string[], previous?: StoredC
 /** --client-id/--client-secret issued by another AS (--issuer) are never sent to this one. */
 function refuseForeignCredentials(preRegistered: PreRegistered, issuer: string, trace: Trace, start: number): void {
   if (preRegistered.issuer === undefined || sameIssuer(preRegistered.issuer, issuer)) return;
-  trace.step('registration', { source: 'pre-registered', clientId: preRegistered.clientId, boundIssuer: preRegistered.issuer, issuer, ms: since(start) }, `the pre-registered client belongs to ${preRegistered.issuer}, not to ${issuer}`, false);
-  throw new CliError('issuer_mismatch', `The server's authorization server is ${issuer}, but --client-id was issued by ${preRegistered.issuer}; refusing to send those credentials to another authorization server.`, {
-    hint: `Register a client with ${issuer} and pass its --client-id (with --issuer ${issuer}), or drop --client-id to register dynamically.`,
-  });
+  trace.step(
+    'registration',
+    { source: 'pre-registered', clientId: preRegistered.clientId, boundIssuer: preRegistered.issuer, issuer, ms: since(start) },
+    `the pre-registered client belongs to ${preRegistered.issuer}, not to ${issuer}`,
+    false,
+  );
+  throw new CliError(
+    'issuer_mismatch',
+    `The server's authorization server is ${issuer}, but --client-id was issued by ${preRegistered.issuer}; refusing to send those credentials to another authorization server.`,
+    {
+      hint: `Register a client with ${issuer} and pass its --client-id (with --issuer ${issuer}), or drop --client-id to register dynamically.`,
+    },
+  );
 }
 
 /** A pre-registered machine client (client_credentials): no browser, so no redirect URI. */
-export async function machineClient(options: { store: Store; issuer: string; preRegistered: PreRegistered; trace: Trace }): Promise<OAuthClientInformationMixed> {
+export async function machineClient(options: {
+  store: Store;
+  issuer: string;
+  preRegistered: PreRegistered;
+  trace: Trace;
+}): Promise<OAuthClientInformationMixed> {
   const { store, issuer, preRegistered, trace } = options;
   const start = performance.now();
   refuseForeignCredentials(preRegistered, issuer, trace, start);
@@ -182,7 +214,11 @@ export async function machineClient(options: { store: Store; issuer: string; pre
     saved_at: new Date().toISOString(),
   };
   await store.saveClient(issuer, stored);
-  trace.step('registration', { source: 'pre-registered', action: 'pre-registered', clientId: stored.client_id, confidential: Boolean(stored.client_secret), ms: since(start) }, `using pre-registered client_id=${stored.client_id}${stored.client_secret ? ' (with secret)' : ''}`);
+  trace.step(
+    'registration',
+    { source: 'pre-registered', action: 'pre-registered', clientId: stored.client_id, confidential: Boolean(stored.client_secret), ms: since(start) },
+    `using pre-registered client_id=${stored.client_id}${stored.client_secret ? ' (with secret)' : ''}`,
+  );
   return clientInformation(stored);
 }
 
@@ -218,7 +254,13 @@ export async function ensureClient(options: EnsureClientOptions): Promise<Client
       source: 'pre-registered',
       saved_at: new Date().toISOString(),
     };
-    return listedClient(options, stored, 'pre-registered', `pre-registered client_id=${stored.client_id}${stored.client_secret ? ' (with secret)' : ''}`, start);
+    return listedClient(
+      options,
+      stored,
+      'pre-registered',
+      `pre-registered client_id=${stored.client_id}${stored.client_secret ? ' (with secret)' : ''}`,
+      start,
+    );
   }
 
   const cimdSupported = (metadata as AsMetadata).client_id_metadata_document_supported === true;
@@ -235,10 +277,17 @@ export async function ensureClient(options: EnsureClientOptions): Promise<Client
       source: 'cimd',
       saved_at: new Date().toISOString(),
     };
-    return listedClient(options, stored, 'cimd', `client_id=${clientMetadataUrl} (Client ID Metadata Document; the AS fetches it, no registration needed)`, start);
+    return listedClient(
+      options,
+      stored,
+      'cimd',
+      `client_id=${clientMetadataUrl} (Client ID Metadata Document; the AS fetches it, no registration needed)`,
+      start,
+    );
   }
 
-  if (clientMetadataUrl && options.redirectUri) trace.note(`${issuer} does not accept Client ID Metadata Documents: registering a client of its own, so --redirect-uri does not apply`);
+  if (clientMetadataUrl && options.redirectUri)
+    trace.note(`${issuer} does not accept Client ID Metadata Documents: registering a client of its own, so --redirect-uri does not apply`);
   const existing = (await store.read(issuer)).client;
   // A CIMD client id stored earlier is only valid while the AS still accepts CIMD and the
   // user still names that document; otherwise register anew.
@@ -248,12 +297,21 @@ export async function ensureClient(options: EnsureClientOptions): Promise<Client
   if (usable(existing) && existing.source === 'dcr') return storedRegistration(options, existing, start);
 
   if (!metadata.registration_endpoint) {
-    trace.step('registration', { source: 'unavailable', cimdSupported, ms: since(start) }, `no way to register at ${issuer}: no registration_endpoint${cimdSupported ? '' : ', no Client ID Metadata Document support'}`, false);
-    throw new CliError('registration_unavailable', `The authorization server ${issuer} offers no Dynamic Client Registration (no registration_endpoint in its metadata)${cimdSupported ? '' : ' and does not accept Client ID Metadata Documents'}.`, {
-      hint: cimdSupported
-        ? 'Pass --client-metadata-url <https URL of your client metadata document>, or a pre-registered --client-id (and --client-secret if it is confidential).'
-        : 'Register mcp-client with the authorization server yourself and pass --client-id (and --client-secret if it is confidential).',
-    });
+    trace.step(
+      'registration',
+      { source: 'unavailable', cimdSupported, ms: since(start) },
+      `no way to register at ${issuer}: no registration_endpoint${cimdSupported ? '' : ', no Client ID Metadata Document support'}`,
+      false,
+    );
+    throw new CliError(
+      'registration_unavailable',
+      `The authorization server ${issuer} offers no Dynamic Client Registration (no registration_endpoint in its metadata)${cimdSupported ? '' : ' and does not accept Client ID Metadata Documents'}.`,
+      {
+        hint: cimdSupported
+          ? 'Pass --client-metadata-url <https URL of your client metadata document>, or a pre-registered --client-id (and --client-secret if it is confidential).'
+          : 'Register mcp-client with the authorization server yourself and pass --client-id (and --client-secret if it is confidential).',
+      },
+    );
   }
   const callback = await startCallbackServer(options.expect, FRESH_TARGET);
   try {
@@ -269,7 +327,13 @@ export async function ensureClient(options: EnsureClientOptions): Promise<Client
  * it lists. Without any known, an ephemeral port — which only works where the AS matches
  * loopback redirect URIs on any port (RFC 8252 §7.3), so the trace says so.
  */
-async function listedClient(options: EnsureClientOptions, stored: StoredClient, source: 'pre-registered' | 'cimd', described: string, start: number): Promise<ClientResult> {
+async function listedClient(
+  options: EnsureClientOptions,
+  stored: StoredClient,
+  source: 'pre-registered' | 'cimd',
+  described: string,
+  start: number,
+): Promise<ClientResult> {
   const { store, issuer, trace } = options;
   const whose = source === 'cimd' ? `the Client ID Metadata Document ${stored.client_id}` : `client ${stored.client_id}`;
   const uris = stored.redirect_uris ?? [];
@@ -282,11 +346,21 @@ async function listedClient(options: EnsureClientOptions, stored: StoredClient, 
   }
   trace.step(
     'registration',
-    { source, action: source, clientId: stored.client_id, confidential: Boolean(stored.client_secret), redirectUri: callback.redirectUri, listed: uris, ms: since(start) },
+    {
+      source,
+      action: source,
+      clientId: stored.client_id,
+      confidential: Boolean(stored.client_secret),
+      redirectUri: callback.redirectUri,
+      listed: uris,
+      ms: since(start),
+    },
     `using ${described}; listening on ${callback.redirectUri}`,
   );
   if (!uris.length) {
-    trace.note(`no redirect URI is known for ${whose}: ${callback.redirectUri} works only where the authorization server accepts any loopback port (RFC 8252 §7.3); pass --redirect-uri with the registered one otherwise`);
+    trace.note(
+      `no redirect URI is known for ${whose}: ${callback.redirectUri} works only where the authorization server accepts any loopback port (RFC 8252 §7.3); pass --redirect-uri with the registered one otherwise`,
+    );
   }
   return { client: clientInformation(stored), source, action: source, callback };
 }
@@ -298,12 +372,21 @@ async function listedClient(options: EnsureClientOptions, stored: StoredClient, 
  */
 async function storedRegistration(options: EnsureClientOptions, existing: StoredClient, start: number): Promise<ClientResult> {
   const { trace, store, issuer } = options;
-  const ported = loopbackTargets(existing.redirect_uris).filter(({ target }) => target.port > 0).map(({ uri }) => uri);
+  const ported = loopbackTargets(existing.redirect_uris)
+    .filter(({ target }) => target.port > 0)
+    .map(({ uri }) => uri);
   const reusable = ported.length ? await listenOnOneOf(ported, options.expect, `client ${existing.client_id}`) : undefined;
   if (reusable) {
     trace.step(
       'registration',
-      { source: 'stored', action: 'reused', clientId: existing.client_id, registeredAt: existing.saved_at, redirectUri: reusable.redirectUri, ms: since(start) },
+      {
+        source: 'stored',
+        action: 'reused',
+        clientId: existing.client_id,
+        registeredAt: existing.saved_at,
+        redirectUri: reusable.redirectUri,
+        ms: since(start),
+      },
       `reusing client_id=${existing.client_id} registered ${existing.saved_at} (${store.pathFor(issuer)}); its redirect URI ${reusable.redirectUri} is free`,
     );
     return { client: clientInformation(existing), source: 'stored', action: 'reused', callback: reusable };
@@ -318,7 +401,16 @@ async function storedRegistration(options: EnsureClientOptions, existing: Stored
     if (uri && token) {
       const redirectUris = withFresh(callback.redirectUri, existing.redirect_uris);
       try {
-        const updated = await update({ client_id: existing.client_id, ...(existing.client_secret ? { client_secret: existing.client_secret } : {}), registration_client_uri: uri, registration_access_token: token }, registrationMetadata(redirectUris), trace);
+        const updated = await update(
+          {
+            client_id: existing.client_id,
+            ...(existing.client_secret ? { client_secret: existing.client_secret } : {}),
+            registration_client_uri: uri,
+            registration_access_token: token,
+          },
+          registrationMetadata(redirectUris),
+          trace,
+        );
         const stored = storedFrom(updated, redirectUris, existing);
         await store.saveClient(issuer, stored);
         trace.step(
@@ -345,7 +437,12 @@ async function storedRegistration(options: EnsureClientOptions, existing: Stored
 }
 
 /** RFC 7591 registration of the URI `callback` listens on. */
-async function registerNew(options: EnsureClientOptions, callback: CallbackServer, start: number, again: { replaces: string; reason: string } | undefined): Promise<ClientResult> {
+async function registerNew(
+  options: EnsureClientOptions,
+  callback: CallbackServer,
+  start: number,
+  again: { replaces: string; reason: string } | undefined,
+): Promise<ClientResult> {
   const { store, issuer, metadata, trace } = options;
   const body = registrationMetadata([callback.redirectUri]);
   const registered = await register(metadata.registration_endpoint!, body, trace);
@@ -390,11 +487,26 @@ export function plannedRegistration(options: {
     if (preRegistered.issuer !== undefined && !sameIssuer(preRegistered.issuer, issuer)) {
       return { source: 'refused', description: `--client-id belongs to ${preRegistered.issuer}, not ${issuer}: would refuse to send it` };
     }
-    return { source: 'pre-registered', clientId: preRegistered.clientId, ...(redirectUri ? { redirectUris: [redirectUri] } : {}), description: `pre-registered client_id=${preRegistered.clientId}${redirectUri ? `, redirect_uri ${redirectUri}` : ''}` };
+    return {
+      source: 'pre-registered',
+      clientId: preRegistered.clientId,
+      ...(redirectUri ? { redirectUris: [redirectUri] } : {}),
+      description: `pre-registered client_id=${preRegistered.clientId}${redirectUri ? `, redirect_uri ${redirectUri}` : ''}`,
+    };
   }
-  if (clientMetadataUrl && cimdSupported) return { source: 'cimd', clientId: clientMetadataUrl, description: `client_id=${clientMetadataUrl} (Client ID Metadata Document), a redirect URI it lists` };
+  if (clientMetadataUrl && cimdSupported)
+    return {
+      source: 'cimd',
+      clientId: clientMetadataUrl,
+      description: `client_id=${clientMetadataUrl} (Client ID Metadata Document), a redirect URI it lists`,
+    };
   if (usable(stored) && stored.source !== 'cimd') {
-    return { source: 'stored', clientId: stored.client_id, ...(stored.redirect_uris ? { redirectUris: stored.redirect_uris } : {}), description: `stored client_id=${stored.client_id} (${stored.source}), redirect_uris=[${(stored.redirect_uris ?? []).join(', ')}]` };
+    return {
+      source: 'stored',
+      clientId: stored.client_id,
+      ...(stored.redirect_uris ? { redirectUris: stored.redirect_uris } : {}),
+      description: `stored client_id=${stored.client_id} (${stored.source}), redirect_uris=[${(stored.redirect_uris ?? []).join(', ')}]`,
+    };
   }
   if (metadata.registration_endpoint) {
     return {

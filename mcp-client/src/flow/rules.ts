@@ -64,7 +64,7 @@ export const RULES = {
   },
   'prm.resource': {
     verdict: 'refused',
-    rule: 'The metadata\'s resource is the MCP server\'s URL (or a prefix of it); a client must not use metadata for another resource.',
+    rule: "The metadata's resource is the MCP server's URL (or a prefix of it); a client must not use metadata for another resource.",
     reference: `RFC 9728 §3.3 (${RFC(9728, '3.3')}); MCP authorization, "Canonical Server URI" (${MCP}#canonical-server-uri)`,
     effect: 'Unsafe (tokens could be minted for another resource): mcp-client stops.',
   },
@@ -84,35 +84,40 @@ export const RULES = {
   // --- 2025-03-26 discovery, the fallback without protected resource metadata ------------
   'legacy.no_resource_metadata': {
     verdict: 'tolerated',
-    rule: 'The MCP server publishes OAuth 2.0 Protected Resource Metadata naming its authorization server (since revision 2025-06-18; revision 2025-03-26 had none: the authorization server was the MCP server\'s origin).',
+    rule: "The MCP server publishes OAuth 2.0 Protected Resource Metadata naming its authorization server (since revision 2025-06-18; revision 2025-03-26 had none: the authorization server was the MCP server's origin).",
     reference: `RFC 9728 §3 (${RFC(9728, '3')}); MCP authorization, "Authorization Server Discovery" (${MCP}#authorization-server-discovery); MCP 2025-03-26, "Authorization Base URL" (${MCP_2025_03_26}#authorization-base-url)`,
-    effect: 'mcp-client falls back to 2025-03-26 discovery: the MCP server\'s origin is taken as the authorization server (its RFC 8414 metadata, else /authorize, /token and /register there); clients that follow only the current revision cannot log in.',
+    effect:
+      "mcp-client falls back to 2025-03-26 discovery: the MCP server's origin is taken as the authorization server (its RFC 8414 metadata, else /authorize, /token and /register there); clients that follow only the current revision cannot log in.",
   },
   'legacy.default_endpoints': {
     verdict: 'tolerated',
     rule: 'The authorization server publishes RFC 8414 metadata; a 2025-03-26 server without it serves /authorize, /token and /register at the authorization base URL.',
     reference: `RFC 8414 §3 (${RFC(8414, '3')}); MCP 2025-03-26, "Fallbacks for Servers without Metadata Discovery" (${MCP_2025_03_26}#fallbacks-for-servers-without-metadata-discovery)`,
-    effect: 'mcp-client uses those endpoints with PKCE S256 and state, sends no resource parameter and cannot revoke at logout; nothing says the server checks PKCE or sends iss.',
+    effect:
+      'mcp-client uses those endpoints with PKCE S256 and state, sends no resource parameter and cannot revoke at logout; nothing says the server checks PKCE or sends iss.',
   },
   'legacy.pkce_unadvertised': {
     verdict: 'tolerated',
     rule: 'PKCE is REQUIRED for all clients, and the authorization server advertises S256 in code_challenge_methods_supported.',
     reference: `MCP 2025-03-26, "Implementation Requirements" (${MCP_2025_03_26}#implementation-requirements); MCP authorization, "Authorization Code Protection" (${MCP}#authorization-code-protection)`,
-    effect: 'Under 2025-03-26 discovery mcp-client sends S256 anyway (never plain): a server that ignores PKCE leaves an intercepted authorization code usable.',
+    effect:
+      'Under 2025-03-26 discovery mcp-client sends S256 anyway (never plain): a server that ignores PKCE leaves an intercepted authorization code usable.',
   },
   'legacy.resource_parameter': {
     verdict: 'advice',
     rule: 'Clients send the resource parameter (RFC 8707), so tokens are bound to the MCP server they are for.',
     reference: `RFC 8707 §2 (${RFC(8707, '2')}); MCP authorization, "Resource Parameter Implementation" (${MCP}#resource-parameter-implementation)`,
-    effect: 'Without protected resource metadata mcp-client sends it only where the AS metadata says resource_indicators_supported: true; otherwise the authorization server alone decides what the token is good for.',
+    effect:
+      'Without protected resource metadata mcp-client sends it only where the AS metadata says resource_indicators_supported: true; otherwise the authorization server alone decides what the token is good for.',
   },
 
   // --- authorization server metadata (RFC 8414 / OIDC discovery) -------------------------
   'as.found': {
     verdict: 'refused',
-    rule: 'The authorization server publishes RFC 8414 or OpenID Connect discovery metadata at the well-known URLs, tried in the spec\'s order.',
+    rule: "The authorization server publishes RFC 8414 or OpenID Connect discovery metadata at the well-known URLs, tried in the spec's order.",
     reference: `MCP authorization, "Authorization Server Metadata Discovery" (${MCP}#authorization-server-metadata-discovery)`,
-    effect: 'An authorization server named by protected resource metadata gets no guessed endpoints: mcp-client stops (only 2025-03-26 discovery has default ones).',
+    effect:
+      'An authorization server named by protected resource metadata gets no guessed endpoints: mcp-client stops (only 2025-03-26 discovery has default ones).',
   },
   'as.json': {
     verdict: 'refused',
@@ -122,7 +127,7 @@ export const RULES = {
   },
   'as.issuer': {
     verdict: 'refused',
-    rule: 'The metadata\'s issuer is identical to the authorization server URL it was looked up for.',
+    rule: "The metadata's issuer is identical to the authorization server URL it was looked up for.",
     reference: `RFC 8414 §3.3 (${RFC(8414, '3.3')})`,
     effect: 'Unsafe (mix-up attacks): mcp-client stops.',
   },
@@ -160,7 +165,7 @@ export const RULES = {
     verdict: 'tolerated',
     rule: 'An OpenID Connect discovery document has jwks_uri, subject_types_supported and id_token_signing_alg_values_supported (REQUIRED).',
     reference: 'OpenID Connect Discovery 1.0 §3 (https://openid.net/specs/openid-connect-discovery-1_0.html#ProviderMetadata)',
-    effect: 'mcp-client uses no ID token, so none of them matters to it and it goes on; the MCP TypeScript SDK\'s clients refuse such a server.',
+    effect: "mcp-client uses no ID token, so none of them matters to it and it goes on; the MCP TypeScript SDK's clients refuse such a server.",
   },
   'as.grant_types_supported': {
     verdict: 'tolerated',
@@ -216,7 +221,8 @@ export const RULES = {
     verdict: 'advice',
     rule: 'The registration response carries registration_client_uri and registration_access_token, so a client can update its redirect URIs (RFC 7592).',
     reference: `RFC 7592 §3 (${RFC(7592, '3')})`,
-    effect: 'When the registered port is taken, mcp-client registers a new client instead of updating this one (the old registration stays behind at the server).',
+    effect:
+      'When the registered port is taken, mcp-client registers a new client instead of updating this one (the old registration stays behind at the server).',
   },
   'authorization.registered_redirect_uri': {
     verdict: 'refused',
@@ -228,7 +234,8 @@ export const RULES = {
     verdict: 'advice',
     rule: 'For loopback IP redirect URIs the authorization server MUST allow any port at the time of the request.',
     reference: `RFC 8252 §7.3 (${RFC(8252, '7.3')})`,
-    effect: 'mcp-client registers the exact port it listens on, so it still logs in; clients that register one URI and listen on a fresh port each time do not.',
+    effect:
+      'mcp-client registers the exact port it listens on, so it still logs in; clients that register one URI and listen on a fresh port each time do not.',
   },
 } as const satisfies Record<string, Rule>;
 

@@ -54,9 +54,11 @@ export function isExpired(tokens: StoredTokens, now = Date.now()): boolean {
 export function tokenError(what: string, error: unknown, endpoint: string | undefined): CliError {
   if (error instanceof CliError) return error;
   if (error instanceof OAuthError) {
-    return new CliError(error.code === 'invalid_grant' ? 'invalid_grant' : error.code === 'invalid_client' ? 'invalid_client' : 'token_error',
+    return new CliError(
+      error.code === 'invalid_grant' ? 'invalid_grant' : error.code === 'invalid_client' ? 'invalid_client' : 'token_error',
       `${what} was refused by the authorization server: ${printable(error.code, 80)}${error.message ? ` — ${printable(error.message)}` : ''}.`,
-      { hint: 'Run `mcp-client login <url>` again.', cause: error });
+      { hint: 'Run `mcp-client login <url>` again.', cause: error },
+    );
   }
   if (isNetworkError(error)) return unreachable('authorization server token endpoint', endpoint ?? '(token endpoint)', error);
   return new CliError('token_error', `${what} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
@@ -169,13 +171,18 @@ export async function clientCredentialsGrant(options: {
   if (!response.ok) {
     const code = typeof body['error'] === 'string' ? body['error'] : `HTTP ${response.status}`;
     const description = typeof body['error_description'] === 'string' ? ` — ${printable(body['error_description'])}` : '';
-    throw new CliError(code === 'invalid_client' ? 'invalid_client' : 'token_error', `The client_credentials token request was refused by the authorization server: ${printable(code, 80)}${description}.`, {
-      hint: code === 'invalid_client'
-        ? 'Check --client-id and the secret (--client-secret or MCP_CLIENT_SECRET), and that the client may use the client_credentials grant.'
-        : code === 'unauthorized_client' || code === 'unsupported_grant_type'
-          ? 'This client is not allowed the client_credentials grant at this authorization server; ask its operator.'
-          : 'See the error above.',
-    });
+    throw new CliError(
+      code === 'invalid_client' ? 'invalid_client' : 'token_error',
+      `The client_credentials token request was refused by the authorization server: ${printable(code, 80)}${description}.`,
+      {
+        hint:
+          code === 'invalid_client'
+            ? 'Check --client-id and the secret (--client-secret or MCP_CLIENT_SECRET), and that the client may use the client_credentials grant.'
+            : code === 'unauthorized_client' || code === 'unsupported_grant_type'
+              ? 'This client is not allowed the client_credentials grant at this authorization server; ask its operator.'
+              : 'See the error above.',
+      },
+    );
   }
   if (typeof body['access_token'] !== 'string' || typeof body['token_type'] !== 'string') {
     throw new CliError('token_error', `The token endpoint ${endpoint} answered ${response.status} without an access_token and token_type.`);

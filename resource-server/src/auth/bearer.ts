@@ -35,7 +35,16 @@ export function createBearerGate({ config, verifier, scopes, dpop }: { config: C
     if (nonce) reply.header('dpop-nonce', nonce);
     return reply
       .code(401)
-      .header('www-authenticate', unauthorizedChallenges({ mode: dpop.mode, algorithms: dpop.algorithms, resourceMetadataUrl: config.resourceMetadataUrl, scopes: scopes.upFront, refusal }))
+      .header(
+        'www-authenticate',
+        unauthorizedChallenges({
+          mode: dpop.mode,
+          algorithms: dpop.algorithms,
+          resourceMetadataUrl: config.resourceMetadataUrl,
+          scopes: scopes.upFront,
+          refusal,
+        }),
+      )
       .send(
         refusal
           ? { error: refusal.error, error_description: refusal.description }
@@ -54,7 +63,10 @@ export function createBearerGate({ config, verifier, scopes, dpop }: { config: C
       const description = 'The request carries more than one Authorization header.';
       return reply
         .code(400)
-        .header('www-authenticate', wwwAuthenticate({ resourceMetadataUrl: config.resourceMetadataUrl, scopes: scopes.upFront, error: 'invalid_request', errorDescription: description }))
+        .header(
+          'www-authenticate',
+          wwwAuthenticate({ resourceMetadataUrl: config.resourceMetadataUrl, scopes: scopes.upFront, error: 'invalid_request', errorDescription: description }),
+        )
         .send({ error: 'invalid_request', error_description: description });
     }
     const header = request.headers.authorization;
@@ -71,7 +83,8 @@ export function createBearerGate({ config, verifier, scopes, dpop }: { config: C
       const { nextNonce } = await dpop.check(request, scheme, token, callerOf(auth));
       if (nextNonce) reply.header('dpop-nonce', nextNonce);
     } catch (error) {
-      if (error instanceof InvalidTokenError || error instanceof InvalidDpopProofError || error instanceof UseDpopNonceError) return challenge(reply, error, scheme);
+      if (error instanceof InvalidTokenError || error instanceof InvalidDpopProofError || error instanceof UseDpopNonceError)
+        return challenge(reply, error, scheme);
       if (error instanceof ReplayCacheUnavailableError) {
         request.log.error({ reason: error.message }, 'cannot check DPoP proofs for replay: store unavailable');
         return reply
@@ -90,10 +103,7 @@ export function createBearerGate({ config, verifier, scopes, dpop }: { config: C
     }
     request.auth = { ...auth, resourceMetadataUrl: config.resourceMetadataUrl };
 
-    const operations = operationsOf(
-      { method: headerValue(request.headers['mcp-method']), name: headerValue(request.headers['mcp-name']) },
-      request.body,
-    );
+    const operations = operationsOf({ method: headerValue(request.headers['mcp-method']), name: headerValue(request.headers['mcp-name']) }, request.body);
     if (!operations.ok) {
       return reply.code(400).send({ jsonrpc: '2.0', id: operations.id, error: { code: HEADER_MISMATCH, message: operations.message } });
     }
@@ -106,7 +116,13 @@ export function createBearerGate({ config, verifier, scopes, dpop }: { config: C
         .code(403)
         .header(
           'www-authenticate',
-          wwwAuthenticate({ resourceMetadataUrl: config.resourceMetadataUrl, scopes: required, error: 'insufficient_scope', errorDescription: description, ...(scheme === 'DPoP' ? { scheme, algs: dpop.algorithms } : {}) }),
+          wwwAuthenticate({
+            resourceMetadataUrl: config.resourceMetadataUrl,
+            scopes: required,
+            error: 'insufficient_scope',
+            errorDescription: description,
+            ...(scheme === 'DPoP' ? { scheme, algs: dpop.algorithms } : {}),
+          }),
         )
         .send({ error: 'insufficient_scope', error_description: description, scope: required.join(' ') });
     }

@@ -1,13 +1,6 @@
 import type { AuthInfo } from '@modelcontextprotocol/server';
 import { backChannel, fetchAuthServerMetadata, type AuthServerLocation } from './as-metadata.ts';
-import {
-  authInfoFor,
-  AuthServerUnavailableError,
-  callerFromClaims,
-  InvalidTokenError,
-  type Readiness,
-  type TokenVerifier,
-} from './verifier.ts';
+import { authInfoFor, AuthServerUnavailableError, callerFromClaims, InvalidTokenError, type Readiness, type TokenVerifier } from './verifier.ts';
 
 /**
  * RFC 7662 token introspection on every request, as a confidential client of the AS

@@ -16,8 +16,7 @@ export interface McpOperation {
 }
 
 export type OperationsResult =
-  | { ok: true; operations: McpOperation[]; source: 'headers' | 'body' }
-  | { ok: false; id: string | number | null; message: string };
+  { ok: true; operations: McpOperation[]; source: 'headers' | 'body' } | { ok: false; id: string | number | null; message: string };
 
 export const HEADER_MISMATCH = -32020;
 

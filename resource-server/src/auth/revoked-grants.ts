@@ -56,7 +56,11 @@ export class RevokedGrants {
       if (this.#failing) this.#logger.info({ source: this.#source.description }, 'revoked grants readable again');
       this.#failing = false;
     } catch (error) {
-      if (!this.#failing) this.#logger.warn({ source: this.#source.description, err: { type: (error as Error).name, message: (error as Error).message } }, 'cannot read revoked grants; the last known ones stay refused');
+      if (!this.#failing)
+        this.#logger.warn(
+          { source: this.#source.description, err: { type: (error as Error).name, message: (error as Error).message } },
+          'cannot read revoked grants; the last known ones stay refused',
+        );
       this.#failing = true;
     }
   }
@@ -111,7 +115,10 @@ export function sqliteRevocationSource(path: string): RevocationSource {
         db = new DatabaseSync(path, { readOnly: true, timeout: 1000 });
       }
       try {
-        const rows = db.prepare('SELECT grant_id AS grantId, revoked_at AS revokedAt FROM revoked_grants WHERE revoked_at > ?').all(sinceMs) as { grantId: string; revokedAt: number }[];
+        const rows = db.prepare('SELECT grant_id AS grantId, revoked_at AS revokedAt FROM revoked_grants WHERE revoked_at > ?').all(sinceMs) as {
+          grantId: string;
+          revokedAt: number;
+        }[];
         return rows.map((row) => ({ grantId: row.grantId, revokedAt: row.revokedAt }));
       } catch (error) {
         if (/no such table/.test((error as Error).message)) return []; // an auth server from before revocations were published

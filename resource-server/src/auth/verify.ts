@@ -3,14 +3,7 @@ import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload
 import { fetchAuthServerMetadata, backChannel, type AuthServerLocation } from './as-metadata.ts';
 import { JwksCache, type JwksFetchEvent } from './jwks.ts';
 import { VerifiedTokenCache } from './token-cache.ts';
-import {
-  authInfoFor,
-  AuthServerUnavailableError,
-  callerFromClaims,
-  InvalidTokenError,
-  type Readiness,
-  type TokenVerifier,
-} from './verifier.ts';
+import { authInfoFor, AuthServerUnavailableError, callerFromClaims, InvalidTokenError, type Readiness, type TokenVerifier } from './verifier.ts';
 
 /**
  * Local verification of the AS's JWT access tokens (RFC 9068): signature against the

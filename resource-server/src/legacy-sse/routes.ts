@@ -44,16 +44,24 @@ export function registerLegacySse(app: FastifyInstance, { config, gate, buildMcp
     const caller = callerOf(request.auth);
     const refusal = sessions.refusal(caller.subject);
     if (refusal === 'shutting_down') {
-      return reply.code(503).header('retry-after', '1').send({ error: 'temporarily_unavailable', error_description: 'This server is shutting down; connect again.' });
+      return reply
+        .code(503)
+        .header('retry-after', '1')
+        .send({ error: 'temporarily_unavailable', error_description: 'This server is shutting down; connect again.' });
     }
     if (refusal) {
-      const description = refusal === 'too_many_sessions' ? 'This server holds as many SSE sessions as it may.' : 'You hold as many SSE sessions as one user may; close one first.';
+      const description =
+        refusal === 'too_many_sessions'
+          ? 'This server holds as many SSE sessions as it may.'
+          : 'You hold as many SSE sessions as one user may; close one first.';
       return reply.code(429).send({ error: refusal, error_description: description });
     }
 
     const id = randomUUID();
     // Headers already on the reply (CORS) go with the stream, which Fastify no longer writes.
-    const headers = Object.fromEntries(Object.entries(reply.getHeaders()).filter((entry): entry is [string, string | number | string[]] => entry[1] !== undefined));
+    const headers = Object.fromEntries(
+      Object.entries(reply.getHeaders()).filter((entry): entry is [string, string | number | string[]] => entry[1] !== undefined),
+    );
     reply.hijack();
     const transport = new SseServerTransport(reply.raw, { sessionId: id, endpoint: `${config.messagesPath}?sessionId=${id}`, headers });
     const session = new LegacySseSession(id, request.auth!, transport, Date.now());
@@ -71,7 +79,10 @@ export function registerLegacySse(app: FastifyInstance, { config, gate, buildMcp
   app.post(config.messagesPath, { preHandler: gate, errorHandler: jsonRpcBodyErrors }, async (request, reply) => {
     const sessionId = (request.query as Record<string, unknown> | undefined)?.sessionId;
     if (typeof sessionId !== 'string' || sessionId === '') {
-      return reply.code(400).send({ error: 'invalid_request', error_description: `The sessionId query parameter is missing: POST to the endpoint the ${config.ssePath} stream announced.` });
+      return reply.code(400).send({
+        error: 'invalid_request',
+        error_description: `The sessionId query parameter is missing: POST to the endpoint the ${config.ssePath} stream announced.`,
+      });
     }
     // Another user's session, another client's, an ended one and an unknown id: one answer.
     const session = sessions.find(sessionId, callerOf(request.auth));

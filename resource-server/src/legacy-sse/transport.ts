@@ -28,7 +28,10 @@ export class SseServerTransport implements Transport {
   onmessage?: <T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void;
 
   /** `endpoint`: the path (with `sessionId`) the client POSTs to; `headers`: set before the stream starts (CORS). */
-  constructor(response: ServerResponse, { sessionId, endpoint, headers = {} }: { sessionId: string; endpoint: string; headers?: Record<string, string | number | string[]> }) {
+  constructor(
+    response: ServerResponse,
+    { sessionId, endpoint, headers = {} }: { sessionId: string; endpoint: string; headers?: Record<string, string | number | string[]> },
+  ) {
     this.sessionId = sessionId;
     this.#response = response;
     this.#endpoint = endpoint;

@@ -124,11 +124,15 @@ export function createRegistry(declarations: Declarations): Registry {
   const used = new Set<string>();
   const scopesOf = (what: string, scopes: unknown, { allowEmpty = false } = {}): readonly string[] => {
     if (!Array.isArray(scopes) || (scopes.length === 0 && !allowEmpty)) {
-      throw new RegistrationError(`${what} declares no scopes: name every scope it needs where it is declared (e.g. scopes: ['${order[0]}']); nothing falls back to a default scope`);
+      throw new RegistrationError(
+        `${what} declares no scopes: name every scope it needs where it is declared (e.g. scopes: ['${order[0]}']); nothing falls back to a default scope`,
+      );
     }
     for (const scope of scopes) {
       if (typeof scope !== 'string' || !order.includes(scope)) {
-        throw new RegistrationError(`${what} needs ${JSON.stringify(scope)}, which is not a scope of this resource (${order.join(', ')}): declare it with the others first`);
+        throw new RegistrationError(
+          `${what} needs ${JSON.stringify(scope)}, which is not a scope of this resource (${order.join(', ')}): declare it with the others first`,
+        );
       }
       used.add(scope);
     }
@@ -166,7 +170,8 @@ export function createRegistry(declarations: Declarations): Registry {
     }
   }
   const unused = order.filter((scope) => !used.has(scope));
-  if (unused.length) throw new RegistrationError(`scope ${unused.join(', ')} is declared but nothing needs it: scopes_supported would promise what no operation grants`);
+  if (unused.length)
+    throw new RegistrationError(`scope ${unused.join(', ')} is declared but nothing needs it: scopes_supported would promise what no operation grants`);
 
   const table: ScopeTable = {
     order,

@@ -14,9 +14,18 @@ export function renderScopeTable(registry: Registry): string {
       lists.tools.includes(name) ? '`tools/list`' : '',
       lists.resources.includes(name) ? '`resources/list`, `resources/templates/list`' : '',
       lists.prompts.includes(name) ? '`prompts/list`' : '',
-      group('tool', tools.filter(needs).map((tool) => tool.name)),
-      group('resource', resources.filter(needs).map((resource) => ('uriTemplate' in resource ? resource.uriTemplate : resource.uri))),
-      group('prompt', prompts.filter(needs).map((prompt) => prompt.name)),
+      group(
+        'tool',
+        tools.filter(needs).map((tool) => tool.name),
+      ),
+      group(
+        'resource',
+        resources.filter(needs).map((resource) => ('uriTemplate' in resource ? resource.uriTemplate : resource.uri)),
+      ),
+      group(
+        'prompt',
+        prompts.filter(needs).map((prompt) => prompt.name),
+      ),
     ].filter(Boolean);
     return `| \`${name}\` | ${upFront ? 'up front (401)' : 'by step-up (403)'} | ${parts.join('; ')} |`;
   });

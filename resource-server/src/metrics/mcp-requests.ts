@@ -4,8 +4,19 @@ import type { ResourceMetrics } from './registry.ts';
 
 /** JSON-RPC methods of the MCP spec; a client's own method names are counted as `other`. */
 const METHODS = new Set([
-  'initialize', 'ping', 'tools/list', 'tools/call', 'resources/list', 'resources/templates/list', 'resources/read',
-  'resources/subscribe', 'resources/unsubscribe', 'prompts/list', 'prompts/get', 'completion/complete', 'logging/setLevel',
+  'initialize',
+  'ping',
+  'tools/list',
+  'tools/call',
+  'resources/list',
+  'resources/templates/list',
+  'resources/read',
+  'resources/subscribe',
+  'resources/unsubscribe',
+  'prompts/list',
+  'prompts/get',
+  'completion/complete',
+  'logging/setLevel',
 ]);
 
 function methodOf(request: FastifyRequest): string {

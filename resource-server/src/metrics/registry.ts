@@ -11,10 +11,15 @@ export function createResourceMetrics() {
   return {
     registry,
     mcpRequests: counter('resource_server_mcp_requests_total', 'Requests to the MCP endpoint, by JSON-RPC method and HTTP status', ['method', 'status']),
-    tokenRejections: counter('resource_server_token_rejections_total', 'Requests refused before any MCP code ran because of their credential, by reason', ['reason']),
+    tokenRejections: counter('resource_server_token_rejections_total', 'Requests refused before any MCP code ran because of their credential, by reason', [
+      'reason',
+    ]),
     stepUpChallenges: counter('resource_server_step_up_challenges_total', '403 insufficient_scope answers, by each scope the challenge names', ['scope']),
     jwksFetches: counter('resource_server_jwks_fetches_total', 'Fetches of the authorization server JWKS, by reason and outcome', ['reason', 'outcome']),
-    verifiedTokenCacheHits: counter('resource_server_verified_token_cache_hits_total', 'Verifications answered from the verified-token cache (no signature check)'),
+    verifiedTokenCacheHits: counter(
+      'resource_server_verified_token_cache_hits_total',
+      'Verifications answered from the verified-token cache (no signature check)',
+    ),
     verificationSeconds: new Histogram({
       name: 'resource_server_token_verification_seconds',
       help: 'Time to verify an access token (cache hits included), by outcome',

@@ -32,7 +32,10 @@ function nodeList(defaultPort: number) {
       return { node: { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || defaultPort) }, tls: url.protocol === 'rediss:' };
     });
     if (entries.length === 0 || parsed.some((entry) => !entry)) {
-      ctx.addIssue({ code: 'custom', message: 'must be a comma-separated list of host:port (or redis://host:port, rediss://host:port for TLS), without credentials or a path' });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be a comma-separated list of host:port (or redis://host:port, rediss://host:port for TLS), without credentials or a path',
+      });
       return z.NEVER;
     }
     const tls = new Set(parsed.map((entry) => entry!.tls));
@@ -66,7 +69,8 @@ type RedisEnv = { [K in keyof typeof redisVariables]?: z.infer<(typeof redisVari
 export function redisTargetProblem(env: RedisEnv): string | undefined {
   const chosen = (['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_CLUSTER_NODES'] as const).filter((name) => env[name] !== undefined);
   if (chosen.length > 1) return `${chosen.join(', ')}: set only one of them`;
-  if (env.REDIS_SENTINELS && !env.REDIS_SENTINEL_NAME) return 'REDIS_SENTINEL_NAME: must be set with REDIS_SENTINELS (the name the Sentinels monitor the primary under)';
+  if (env.REDIS_SENTINELS && !env.REDIS_SENTINEL_NAME)
+    return 'REDIS_SENTINEL_NAME: must be set with REDIS_SENTINELS (the name the Sentinels monitor the primary under)';
   if (env.REDIS_SENTINEL_NAME && !env.REDIS_SENTINELS) return 'REDIS_SENTINELS: must be set with REDIS_SENTINEL_NAME';
   if (env.REDIS_SENTINEL_PASSWORD && !env.REDIS_SENTINELS) return 'REDIS_SENTINEL_PASSWORD: only applies with REDIS_SENTINELS';
   return undefined;
@@ -80,7 +84,14 @@ export function redisTarget(env: RedisEnv): RedisTarget | undefined {
   };
   if (env.REDIS_URL) return { url: env.REDIS_URL, ...credentials };
   if (env.REDIS_SENTINELS && env.REDIS_SENTINEL_NAME) {
-    return { sentinel: { ...env.REDIS_SENTINELS, name: env.REDIS_SENTINEL_NAME, ...credentials, ...(env.REDIS_SENTINEL_PASSWORD ? { sentinelPassword: env.REDIS_SENTINEL_PASSWORD } : {}) } };
+    return {
+      sentinel: {
+        ...env.REDIS_SENTINELS,
+        name: env.REDIS_SENTINEL_NAME,
+        ...credentials,
+        ...(env.REDIS_SENTINEL_PASSWORD ? { sentinelPassword: env.REDIS_SENTINEL_PASSWORD } : {}),
+      },
+    };
   }
   if (env.REDIS_CLUSTER_NODES) return { cluster: { ...env.REDIS_CLUSTER_NODES, ...credentials } };
   return undefined;

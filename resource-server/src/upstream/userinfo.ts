@@ -22,7 +22,10 @@ export class IdpUserinfo {
     const endpoint = await this.#userinfoEndpoint();
     let response: Response;
     try {
-      response = await fetch(endpoint, { headers: { authorization: `${tokenType} ${accessToken}`, accept: 'application/json' }, signal: AbortSignal.timeout(10_000) });
+      response = await fetch(endpoint, {
+        headers: { authorization: `${tokenType} ${accessToken}`, accept: 'application/json' },
+        signal: AbortSignal.timeout(10_000),
+      });
     } catch (error) {
       throw new UpstreamUnavailable(`the identity provider cannot be reached (${(error as Error).name})`);
     }

@@ -41,7 +41,11 @@ export class DpopCheck {
 
   constructor(deps: DpopCheckDeps) {
     this.#deps = deps;
-    this.#proofs = new DpopProofVerifier({ algorithms: deps.config.algorithms, maxAgeSeconds: deps.config.maxAgeSeconds, clockToleranceSeconds: deps.clockToleranceSeconds });
+    this.#proofs = new DpopProofVerifier({
+      algorithms: deps.config.algorithms,
+      maxAgeSeconds: deps.config.maxAgeSeconds,
+      clockToleranceSeconds: deps.clockToleranceSeconds,
+    });
   }
 
   get mode() {
@@ -77,13 +81,19 @@ export class DpopCheck {
     const proofs = headerValues(request.raw.rawHeaders, 'dpop');
     if (proofs.length === 0) throw new InvalidDpopProofError('The request carries no DPoP proof.');
     if (proofs.length > 1 || proofs[0]!.includes(',')) throw new InvalidDpopProofError('The request carries more than one DPoP proof.');
-    const proof = await this.#proofs.verify({ proof: proofs[0]!.trim(), method: request.method, htu: requestHtu(this.#deps.resourceOrigin, request.url), accessToken: token });
+    const proof = await this.#proofs.verify({
+      proof: proofs[0]!.trim(),
+      method: request.method,
+      htu: requestHtu(this.#deps.resourceOrigin, request.url),
+      accessToken: token,
+    });
     if (proof.jkt !== caller.jkt) throw new InvalidDpopProofError('The DPoP proof is signed with another key than the one the access token is bound to.');
 
     const { nonces } = this.#deps;
     if (nonces) {
       if (proof.nonce === undefined) throw new UseDpopNonceError('This resource requires a nonce in DPoP proofs: use the DPoP-Nonce it sent.');
-      if (!nonces.accepts(proof.nonce)) throw new UseDpopNonceError('The nonce of the DPoP proof is not (or no longer) valid: use the DPoP-Nonce this response carries.');
+      if (!nonces.accepts(proof.nonce))
+        throw new UseDpopNonceError('The nonce of the DPoP proof is not (or no longer) valid: use the DPoP-Nonce this response carries.');
     }
     if (!(await this.#deps.replay.firstUse(proof.jkt, proof.jti, this.#proofs.replayWindowSeconds))) {
       throw new InvalidDpopProofError('The DPoP proof was used before: every request needs a new proof (jti).');

@@ -56,7 +56,8 @@ export class DpopProofVerifier {
       throw new InvalidDpopProofError('The DPoP proof is not a JWT.');
     }
     if (typeof header.typ !== 'string' || header.typ.toLowerCase() !== 'dpop+jwt') throw new InvalidDpopProofError('The DPoP proof is not typed dpop+jwt.');
-    if (typeof header.alg !== 'string' || !this.#algorithms.includes(header.alg)) throw new InvalidDpopProofError('The DPoP proof is signed with an algorithm this server does not accept.');
+    if (typeof header.alg !== 'string' || !this.#algorithms.includes(header.alg))
+      throw new InvalidDpopProofError('The DPoP proof is signed with an algorithm this server does not accept.');
     const jwk = header.jwk;
     if (!jwk || typeof jwk !== 'object' || Array.isArray(jwk)) throw new InvalidDpopProofError('The DPoP proof carries no public key (jwk).');
     if (PRIVATE_MEMBERS.some((member) => member in jwk)) throw new InvalidDpopProofError('The key of the DPoP proof contains private key material.');
@@ -70,16 +71,19 @@ export class DpopProofVerifier {
       throw new InvalidDpopProofError('The DPoP proof is invalid.');
     }
 
-    if (typeof payload.jti !== 'string' || !payload.jti || payload.jti.length > MAX_JTI_LENGTH) throw new InvalidDpopProofError('The DPoP proof has no usable jti.');
+    if (typeof payload.jti !== 'string' || !payload.jti || payload.jti.length > MAX_JTI_LENGTH)
+      throw new InvalidDpopProofError('The DPoP proof has no usable jti.');
     if (payload.htm !== request.method) throw new InvalidDpopProofError('The DPoP proof is for another HTTP method (htm).');
-    if (typeof payload.htu !== 'string' || normalizeHtu(payload.htu) !== request.htu) throw new InvalidDpopProofError('The DPoP proof is for another URL (htu).');
+    if (typeof payload.htu !== 'string' || normalizeHtu(payload.htu) !== request.htu)
+      throw new InvalidDpopProofError('The DPoP proof is for another URL (htu).');
     // Whole seconds, as iat is: a proof issued within the same second as the limit still passes.
     const now = Math.floor(Date.now() / 1000);
     if (typeof payload.iat !== 'number') throw new InvalidDpopProofError('The DPoP proof has no iat.');
     if (payload.iat > now + this.#toleranceSeconds) throw new InvalidDpopProofError('The DPoP proof is issued in the future (iat).');
     if (payload.iat < now - this.#maxAgeSeconds) throw new InvalidDpopProofError('The DPoP proof is too old (iat).');
     if (payload.ath === undefined) throw new InvalidDpopProofError('The DPoP proof has no access token hash (ath).');
-    if (payload.ath !== createHash('sha256').update(request.accessToken).digest('base64url')) throw new InvalidDpopProofError('The DPoP proof is for another access token (ath).');
+    if (payload.ath !== createHash('sha256').update(request.accessToken).digest('base64url'))
+      throw new InvalidDpopProofError('The DPoP proof is for another access token (ath).');
     if (payload.nonce !== undefined && typeof payload.nonce !== 'string') throw new InvalidDpopProofError('The nonce of the DPoP proof is not a string.');
     return { jkt, jti: payload.jti, nonce: payload.nonce };
   }

@@ -34,6 +34,11 @@ export interface DpopConfig {
   nonceSecret: Buffer | undefined;
 }
 
-export function dpopConfig(env: { DPOP: 'optional' | 'required'; DPOP_ALGS: string[]; DPOP_PROOF_MAX_AGE_SECONDS: number; DPOP_NONCE_SECRET?: Buffer | undefined }): DpopConfig {
+export function dpopConfig(env: {
+  DPOP: 'optional' | 'required';
+  DPOP_ALGS: string[];
+  DPOP_PROOF_MAX_AGE_SECONDS: number;
+  DPOP_NONCE_SECRET?: Buffer | undefined;
+}): DpopConfig {
   return { mode: env.DPOP, algorithms: env.DPOP_ALGS, maxAgeSeconds: env.DPOP_PROOF_MAX_AGE_SECONDS, nonceSecret: env.DPOP_NONCE_SECRET };
 }

@@ -59,10 +59,7 @@ export class RedisNotesStore implements NotesStore {
   async readiness() {
     try {
       // PING answers PONG or fails.
-      await Promise.race([
-        this.#redis.ping(),
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref()),
-      ]);
+      await Promise.race([this.#redis.ping(), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref())]);
       return { ok: true, detail: 'redis reachable' };
     } catch (error) {
       return { ok: false, detail: `redis unreachable: ${(error as Error).message}` };
