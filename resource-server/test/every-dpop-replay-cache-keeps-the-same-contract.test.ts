@@ -1,8 +1,9 @@
 /**
  * One replay contract, three backends (the ones STORE chooses, through the same factory the
  * server uses): a proof (key thumbprint, jti) is accepted once; another key's same jti is
- * another proof; concurrent presentations let exactly one through; the record lasts the
- * window and no longer (the clock is moved; Redis keeps the expiry itself, read with PTTL).
+ * another proof; concurrent presentations let exactly one through; the record survives a
+ * restart (but in memory); it lasts the window and no longer (the clock is moved; Redis keeps
+ * the expiry itself, read with PTTL).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -35,8 +36,11 @@ const backends: Record<string, () => Record<string, string>> = {
 
 describe.each(Object.keys(backends))('the %s replay cache', (name) => {
   let cache: ReplayCache;
+  let env: Record<string, string>;
+  const open = () => createReplayCache(loadConfig(env).store, pino({ level: 'silent' }));
   beforeEach(() => {
-    cache = createReplayCache(loadConfig(backends[name]!()).store, pino({ level: 'silent' }));
+    env = backends[name]!();
+    cache = open();
   });
   afterEach(async () => {
     vi.useRealTimers();
@@ -52,6 +56,13 @@ describe.each(Object.keys(backends))('the %s replay cache', (name) => {
     expect(await cache.firstUse('key-a', 'jti-1', 65)).toBe(false);
     expect(await cache.firstUse('key-b', 'jti-1', 65)).toBe(true);
     expect(await cache.firstUse('key-a', 'jti-2', 65)).toBe(true);
+  });
+
+  it(name === 'memory' ? 'forgets its proofs with the process' : 'keeps the proofs it accepted across a restart', async () => {
+    expect(await cache.firstUse('key-a', 'jti-restart', 65)).toBe(true);
+    await cache.close();
+    cache = open();
+    expect(await cache.firstUse('key-a', 'jti-restart', 65)).toBe(name === 'memory');
   });
 
   it('lets exactly one of concurrent presentations through', async () => {
