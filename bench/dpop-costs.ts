@@ -36,7 +36,10 @@ export async function dpopCosts(count = 2000): Promise<Cost[]> {
   const verify = (proof: string, with_ = verifier) => with_.verify({ proof, method: 'POST', htu: HTU, accessToken: TOKEN });
 
   const costs: Cost[] = [];
-  costs.push({ step: 'proof check (jose jwtVerify ES256 through WebCrypto, header, htm, htu, iat, ath), key cached', microseconds: await perOperation(count, (index) => verify(proofs[index % proofs.length]!)) });
+  costs.push({
+    step: 'proof check (jose jwtVerify ES256 through WebCrypto, header, htm, htu, iat, ath), key cached',
+    microseconds: await perOperation(count, (index) => verify(proofs[index % proofs.length]!)),
+  });
 
   const firstProofs = await Promise.all(
     Array.from({ length: 300 }, async () => {
@@ -44,7 +47,9 @@ export async function dpopCosts(count = 2000): Promise<Cost[]> {
       return fresh.proof({ htm: 'POST', htu: HTU, accessToken: TOKEN });
     }),
   );
-  const cold = await perOperation(firstProofs.length - 200, (index) => verify(firstProofs[index]!, new DpopProofVerifier({ algorithms: ['ES256'], maxAgeSeconds: 60, clockToleranceSeconds: 5 })));
+  const cold = await perOperation(firstProofs.length - 200, (index) =>
+    verify(firstProofs[index]!, new DpopProofVerifier({ algorithms: ['ES256'], maxAgeSeconds: 60, clockToleranceSeconds: 5 })),
+  );
   costs.push({ step: "a client's first proof (the same, plus importJWK and the RFC 7638 thumbprint)", microseconds: cold });
 
   const dir = await mkdtemp(join(tmpdir(), 'bench-dpop-'));

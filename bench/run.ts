@@ -197,7 +197,14 @@ async function onceWithProofs(url: string, token: string, duration: number, proo
   const request = mcpRequest(token, 'DPoP');
   const results = await Promise.all(
     Array.from({ length: CONNECTIONS }, () =>
-      autocannon({ url, connections: 1, pipelining: 1, ...request, requests: Array.from({ length: perConnection }, () => ({ headers: { dpop: proofs.take() } })), duration }),
+      autocannon({
+        url,
+        connections: 1,
+        pipelining: 1,
+        ...request,
+        requests: Array.from({ length: perConnection }, () => ({ headers: { dpop: proofs.take() } })),
+        duration,
+      }),
     ),
   );
   const sum = (pick: (result: autocannon.Result) => number) => results.reduce((total, result) => total + pick(result), 0);
@@ -344,7 +351,9 @@ async function resourcePart(): Promise<string> {
       `b'/a = ${bUncachedA.toFixed(2)} (the same without the verified-token cache: every request verifies the ES256 signature)`,
       `b/c = ${bc.toFixed(2)} (local JWT verification vs. an introspection round trip per request)`,
       `d/a = ${da.toFixed(2)} (DPoP: a new proof verified and its jti recorded on every request; target ≥ 0.80), d/b = ${db.toFixed(2)}, d/b' = ${(d.requestsPerSecond / bUncached.requestsPerSecond).toFixed(2)}, d'/a = ${(dMemory.requestsPerSecond / a.requestsPerSecond).toFixed(2)}`,
-      ...(exhausted || d.non2xx || dMemory.non2xx ? [`(d) had ${d.non2xx + dMemory.non2xx} non-2xx answers (a connection that cycled through its proofs sends replays): raise PROOF_RATE_CEILING`] : []),
+      ...(exhausted || d.non2xx || dMemory.non2xx
+        ? [`(d) had ${d.non2xx + dMemory.non2xx} non-2xx answers (a connection that cycled through its proofs sends replays): raise PROOF_RATE_CEILING`]
+        : []),
     ].join('\n');
     process.stdout.write(`\n${output}\n`);
 
@@ -387,12 +396,12 @@ async function resourcePart(): Promise<string> {
       '',
       '### What DPoP adds to a request',
       '',
-      "(d) is (b) plus one thing no cache can spare: every request carries a new proof, which is verified (an ES256",
-      "signature with the key the proof embeds) and whose `jti` is recorded, so it cannot be presented again. The access",
+      '(d) is (b) plus one thing no cache can spare: every request carries a new proof, which is verified (an ES256',
+      'signature with the key the proof embeds) and whose `jti` is recorded, so it cannot be presented again. The access',
       "token's own verification is still remembered. The proofs are signed by the benchmark before each run (the client's",
-      'cost, not the server\'s), one per request: each connection is an autocannon of its own cycling through its own',
+      "cost, not the server's), one per request: each connection is an autocannon of its own cycling through its own",
       'prebuilt requests, so none repeats and the load generator does per request what it does for the others. The DPoP step,',
-      'piece by piece, measured in one process with the resource server\'s own modules (µs per operation, sequential):',
+      "piece by piece, measured in one process with the resource server's own modules (µs per operation, sequential):",
       '',
       '| step | µs |',
       '| --- | ---: |',

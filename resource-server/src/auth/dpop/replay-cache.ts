@@ -86,10 +86,15 @@ export class SqliteReplayCache implements ReplayCache {
   constructor(path: string, logger: Logger) {
     this.#logger = logger;
     this.#db = openSqliteFile(path, SCHEMA);
-    this.#insert = this.#db.prepare('INSERT INTO dpop_proofs (key, expires_at) VALUES (:key, :until) ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at');
+    this.#insert = this.#db.prepare(
+      'INSERT INTO dpop_proofs (key, expires_at) VALUES (:key, :until) ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at',
+    );
     this.#purge = this.#db.prepare('DELETE FROM dpop_proofs WHERE expires_at <= :now');
-    const rows = this.#db.prepare('SELECT key, expires_at AS until FROM dpop_proofs WHERE expires_at > :now ORDER BY expires_at').all({ now: Date.now() }) as { key: string; until: number }[];
-    for (const row of rows) this.#memory.record(row.key, Number(row.until));
+    const rows = this.#db.prepare('SELECT key, expires_at AS until FROM dpop_proofs WHERE expires_at > :now ORDER BY expires_at').all({ now: Date.now() }) as {
+      key: string;
+      until: number;
+    }[];
+    for (const row of rows) this.#memory.record(row.key, row.until);
     this.#timer = setInterval(() => this.#flush(), 100).unref();
   }
 
@@ -119,7 +124,11 @@ export class SqliteReplayCache implements ReplayCache {
       this.#failing = false;
     } catch (error) {
       // This process still refuses their replays; only a restart would forget them.
-      if (!this.#failing) this.#logger.warn({ err: { type: (error as Error).name, message: (error as Error).message } }, 'cannot write accepted DPoP proofs to the SQLite file; retrying');
+      if (!this.#failing)
+        this.#logger.warn(
+          { err: { type: (error as Error).name, message: (error as Error).message } },
+          'cannot write accepted DPoP proofs to the SQLite file; retrying',
+        );
       this.#failing = true;
     }
   }
