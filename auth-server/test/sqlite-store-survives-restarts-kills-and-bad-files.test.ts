@@ -120,14 +120,6 @@ describe('the resource server notes file', () => {
   });
 });
 
-it('is the same sqlite-file module in both servers (each package ships its own copy)', async () => {
-  const [auth, resource] = await Promise.all([
-    readFile(join(root, 'auth-server', 'src', 'adapters', 'sqlite-file.ts'), 'utf8'),
-    readFile(join(root, 'resource-server', 'src', 'mcp', 'notes', 'sqlite-file.ts'), 'utf8'),
-  ]);
-  expect(resource).toBe(auth);
-});
-
 describe.each(['oidc', 'notes'] as const)('a process SIGKILLed during a burst of %s writes', (kind) => {
   it('leaves every record whole or absent, and every acknowledged one present', async () => {
     const file = join(dir, `burst-${kind}.db`);
