@@ -12,10 +12,10 @@ import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { freePort } from './ports.ts';
+import { until } from './until.ts';
 
 const run = promisify(execFile);
 
@@ -70,15 +70,6 @@ async function command(port: number, ...args: (string | number)[]): Promise<unkn
     return undefined;
   } finally {
     client.disconnect();
-  }
-}
-
-/** Polls `check` every 100 ms until it holds; fails after `timeoutMs`. */
-export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await sleep(100);
   }
 }
 

@@ -7,7 +7,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
@@ -17,14 +16,7 @@ import { freePort } from '../../test-support/ports.ts';
 import { startRedis, type TestRedis } from '../../test-support/redis.ts';
 import { ScriptedBrowser } from '../../test-support/scripted-browser.ts';
 import { startStack, type Stack } from '../../test-support/stack.ts';
-
-async function until(probe: () => Promise<boolean>, what: string) {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    if (await probe().catch(() => false)) return;
-    await sleep(50);
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
+import { until } from '../../test-support/until.ts';
 
 describe('Redis goes down under a running auth server', () => {
   let redis: TestRedis;
@@ -91,7 +83,7 @@ describe('Redis goes down under a running auth server', () => {
 
   it('recovers by itself when Redis is back', async () => {
     redis = await startRedis({ port: Number(new URL(redis.url).port) });
-    await until(async () => (await fetch(`${stack.authServerIssuer}/readyz`)).status === 200, 'readiness after Redis came back');
+    await until('readiness after Redis came back', async () => (await fetch(`${stack.authServerIssuer}/readyz`)).status === 200);
     expect((await registerClient(stack.authServerIssuer)).status).toBe(201);
     const refused = await tokenRequest(stack.authServerIssuer, { grant_type: 'refresh_token', refresh_token: 'x'.repeat(43), client_id: clientId });
     expect(refused.status).toBeLessThan(500); // the client is gone with the old Redis's data: an OAuth error, not an outage
@@ -133,6 +125,6 @@ describe('the auth server starts while Redis is down', () => {
 
     const port = Number(/:(\d+) is not reachable/.exec(body.storage.detail!)![1]);
     redis = await startRedis({ port });
-    await until(async () => (await registerClient(issuer)).status === 201, 'registration once Redis is up');
+    await until('registration once Redis is up', async () => (await registerClient(issuer)).status === 201);
   });
 });

@@ -12,18 +12,11 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../test-support/ports.ts';
+import { until } from '../../test-support/until.ts';
 
 let child: ChildProcess;
 let issuer: string;
 let dataDir: string;
-
-async function until(probe: () => Promise<boolean>, what: string) {
-  for (let attempt = 0; attempt < 400; attempt++) {
-    if (await probe().catch(() => false)) return;
-    await sleep(25);
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'as-shutdown-'));
@@ -42,7 +35,7 @@ beforeAll(async () => {
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  await until(async () => (await fetch(`${issuer}/healthz`)).status === 200, 'the auth server to start');
+  await until('the auth server to start', async () => (await fetch(`${issuer}/healthz`)).status === 200);
 });
 afterAll(async () => {
   if (child.exitCode === null) child.kill('SIGKILL');
@@ -67,7 +60,7 @@ describe('SIGTERM', () => {
     const exited = once(child, 'exit');
     child.kill('SIGTERM');
 
-    await until(async () => (await fetch(`${issuer}/readyz`)).status === 503, '/readyz to answer 503');
+    await until('/readyz to answer 503', async () => (await fetch(`${issuer}/readyz`)).status === 503);
     expect(await (await fetch(`${issuer}/readyz`)).json()).toEqual({ status: 'draining' });
     const during = await fetch(`${issuer}/reg`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: registration });
     expect(during.status).toBe(201);

@@ -14,7 +14,8 @@ import { loadConfig as loadResourceConfig } from '../../resource-server/src/conf
 import { createNotesStore } from '../../resource-server/src/server.ts';
 import type { DevIdpObservation } from '../../dev-idp/src/server.ts';
 import { obtainAccessToken, registerClient, tokenRequest } from '../../test-support/oauth-flow.ts';
-import { startRedisCluster, until, type TestRedisCluster } from '../../test-support/redis-topologies.ts';
+import { startRedisCluster, type TestRedisCluster } from '../../test-support/redis-topologies.ts';
+import { until } from '../../test-support/until.ts';
 import { DEMO_USERS, startStack, type Stack } from '../../test-support/stack.ts';
 import { exchangeToken } from '../../test-support/token-exchange.ts';
 import { mcp } from '../../resource-server/test/helpers.ts';

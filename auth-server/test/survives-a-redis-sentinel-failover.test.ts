@@ -11,7 +11,8 @@ import { loadConfig as loadResourceConfig } from '../../resource-server/src/conf
 import { createNotesStore } from '../../resource-server/src/server.ts';
 import type { NotesStore } from '../../resource-server/src/mcp/notes/store.ts';
 import { obtainAccessToken, tokenRequest } from '../../test-support/oauth-flow.ts';
-import { startRedisSentinel, until, type TestRedisSentinel } from '../../test-support/redis-topologies.ts';
+import { startRedisSentinel, type TestRedisSentinel } from '../../test-support/redis-topologies.ts';
+import { until } from '../../test-support/until.ts';
 import { DEMO_USERS, startStack, type Stack } from '../../test-support/stack.ts';
 
 let sentinel: TestRedisSentinel;

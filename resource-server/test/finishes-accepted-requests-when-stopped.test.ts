@@ -13,19 +13,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../test-support/ports.ts';
 import { StandInAuthorizationServer } from '../../test-support/stand-in-authorization-server.ts';
 import { MODERN, mcp } from './helpers.ts';
+import { until } from '../../test-support/until.ts';
 
 let as: StandInAuthorizationServer;
 let child: ChildProcess;
 let mcpUrl: string;
-
-async function until<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    await sleep(25);
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
 
 const readyzStatus = async () => (await fetch(new URL('/readyz', mcpUrl))).status;
 
@@ -37,7 +29,7 @@ beforeAll(async () => {
     env: { ...process.env, RESOURCE_URL: mcpUrl, AUTH_SERVER_ISSUER: as.issuer, STORE: 'memory', LOG_LEVEL: 'silent', SHUTDOWN_GRACE_SECONDS: '5' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  await until(async () => ((await readyzStatus()) === 200 ? true : undefined), 'the resource server to be ready');
+  await until('the resource server to be ready', async () => (await readyzStatus()) === 200);
 });
 afterAll(async () => {
   if (child.exitCode === null) child.kill('SIGKILL');
@@ -81,7 +73,7 @@ describe('SIGTERM', () => {
     const exited = once(child, 'exit');
     child.kill('SIGTERM');
 
-    expect(await until(async () => ((await readyzStatus()) === 503 ? true : undefined), '/readyz to answer 503')).toBe(true);
+    await until('/readyz to answer 503', async () => (await readyzStatus()) === 503);
     expect(await (await fetch(new URL('/readyz', mcpUrl))).json()).toEqual({ status: 'draining' });
     // Still serving new work during the grace period.
     expect((await mcp(mcpUrl, { token, method: 'tools/list' })).status).toBe(200);

@@ -11,7 +11,7 @@ import { listRedisRecords, RedisAdapter } from './redis.ts';
 import { publishingRevocations, redisRevocationLog } from './revocations.ts';
 import { SqliteFileError } from './sqlite-file.ts';
 import { SqliteStore } from './sqlite.ts';
-import { guardFactory, sqliteFailure, StorageUnavailableError } from './unavailable.ts';
+import { guardAdapter, sqliteFailure, StorageUnavailableError } from './unavailable.ts';
 
 export { StorageUnavailableError };
 
@@ -90,16 +90,11 @@ function sqliteStorage(path: string, { policy, logger, sweepIntervalMs, revocati
     throw error;
   }
   logger.info({ sqlite: path }, 'state is kept in a SQLite file (one instance; several need STORE=redis)');
+  const revocationLog = { publish: async (grantId: string) => store.publishRevokedGrant(grantId, revocationRetentionSeconds) };
   return {
     kind: 'sqlite',
     location: path,
-    adapter: guardFactory(
-      publishingRevocations(
-        perModel((name) => store.adapter(name, policy)),
-        { publish: async (grantId) => store.publishRevokedGrant(grantId, revocationRetentionSeconds) },
-      ),
-      sqliteFailure,
-    ),
+    adapter: perModel((name) => guardAdapter(publishingRevocations(store.adapter(name, policy), revocationLog), sqliteFailure)),
     ping: async () => store.ping(),
     close: async () => store.close(),
     isUnavailable: sqliteFailure,
@@ -143,19 +138,14 @@ async function redisStorage(
   // Not ready, a connection-level error, or a reply that says "failing over" (CLUSTERDOWN,
   // READONLY…); Redis's other replies are answers, not outages.
   const isUnavailable = (error: unknown) => isRedisOutage(redis, error);
+  const revocationLog = redisRevocationLog(redis, revocationRetentionSeconds);
   return {
     kind: 'redis',
     location: host,
     redis,
     isUnavailable,
     list: (model) => listRedisRecords(redis, model),
-    adapter: guardFactory(
-      publishingRevocations(
-        perModel((name) => new RedisAdapter(name, redis, policy)),
-        redisRevocationLog(redis, revocationRetentionSeconds),
-      ),
-      isUnavailable,
-    ),
+    adapter: perModel((name) => guardAdapter(publishingRevocations(new RedisAdapter(name, redis, policy), revocationLog), isUnavailable)),
     ping: async () => (await redis.ping().catch(() => 'down')) === 'PONG',
     close: async () => {
       await redis.quit().catch(() => redis.disconnect());

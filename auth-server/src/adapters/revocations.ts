@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
-import type { Adapter, AdapterFactory } from 'oidc-provider';
+import type { Adapter } from 'oidc-provider';
+import { decorateAdapter } from './decorate.ts';
 
 /**
  * Revoked grants, published where the resource servers can see them without asking the
@@ -34,28 +35,14 @@ export function redisRevocationLog(redis: Redis | Cluster, retentionSeconds: num
   };
 }
 
-/** Every adapter's `revokeByGrantId`, with the grant published after its records are gone. */
-export function publishingRevocations(factory: AdapterFactory, log: RevocationLog): AdapterFactory {
-  const wrapped = new Map<string, Adapter>();
-  return (name) => {
-    let adapter = wrapped.get(name);
-    if (!adapter) {
-      const inner = factory(name);
-      // Methods bound to the adapter itself: its classes keep their state in private fields.
-      adapter = {
-        upsert: inner.upsert.bind(inner),
-        find: inner.find.bind(inner),
-        findByUid: inner.findByUid.bind(inner),
-        findByUserCode: inner.findByUserCode.bind(inner),
-        consume: inner.consume.bind(inner),
-        destroy: inner.destroy.bind(inner),
-        revokeByGrantId: async (grantId: string) => {
-          await inner.revokeByGrantId(grantId);
-          await log.publish(grantId);
+/** An adapter whose `revokeByGrantId` also publishes the grant, after its records are gone. */
+export function publishingRevocations(adapter: Adapter, log: RevocationLog): Adapter {
+  return decorateAdapter(adapter, (method, call) =>
+    method !== 'revokeByGrantId'
+      ? call
+      : async (grantId) => {
+          await call(grantId);
+          await log.publish(String(grantId));
         },
-      };
-      wrapped.set(name, adapter);
-    }
-    return adapter;
-  };
+  );
 }

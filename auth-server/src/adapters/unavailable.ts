@@ -1,4 +1,5 @@
-import { errors, type Adapter, type AdapterFactory } from 'oidc-provider';
+import { errors, type Adapter } from 'oidc-provider';
+import { decorateAdapter } from './decorate.ts';
 
 /**
  * The store could not be reached (Redis down, SQLite busy past its timeout or failing on
@@ -20,30 +21,17 @@ export class StorageUnavailableError extends errors.OIDCProviderError {
 /** Is this failure the backend's (down, unreachable, busy) rather than a decision of the adapter? */
 export type BackendFailure = (error: unknown) => boolean;
 
-const METHODS = ['upsert', 'find', 'findByUid', 'findByUserCode', 'consume', 'destroy', 'revokeByGrantId'] as const;
-
 /** Every adapter method, with backend failures turned into StorageUnavailableError. */
 export function guardAdapter(adapter: Adapter, isBackendFailure: BackendFailure): Adapter {
-  const guarded = Object.create(adapter) as Adapter;
-  for (const method of METHODS) {
-    const original = (adapter[method] as ((...args: unknown[]) => Promise<unknown>) | undefined)?.bind(adapter);
-    if (!original) continue;
-    (guarded as unknown as Record<string, unknown>)[method] = async (...args: unknown[]) => {
-      try {
-        return await original(...args);
-      } catch (error) {
-        // The adapter's own decisions (a replayed code: invalid_grant) are answers, not outages.
-        if (error instanceof errors.OIDCProviderError) throw error;
-        throw isBackendFailure(error) ? new StorageUnavailableError(error) : error;
-      }
-    };
-  }
-  return guarded;
-}
-
-export function guardFactory(factory: AdapterFactory, isBackendFailure: BackendFailure): AdapterFactory {
-  const guarded = new Map<string, Adapter>();
-  return (name) => guarded.get(name) ?? guarded.set(name, guardAdapter(factory(name), isBackendFailure)).get(name)!;
+  return decorateAdapter(adapter, (_method, call) => async (...args) => {
+    try {
+      return await call(...args);
+    } catch (error) {
+      // The adapter's own decisions (a replayed code: invalid_grant) are answers, not outages.
+      if (error instanceof errors.OIDCProviderError) throw error;
+      throw isBackendFailure(error) ? new StorageUnavailableError(error) : error;
+    }
+  });
 }
 
 /** node:sqlite failures that mean "try again later", not "bad data": busy, locked, I/O, disk full, cannot open. */
