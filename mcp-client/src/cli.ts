@@ -9,6 +9,7 @@ import { doctor } from './doctor.ts';
 import { CliError, usageError } from './errors.ts';
 import { parseServerUrl } from './flow/discover.ts';
 import { selectScope } from './flow/authorize.ts';
+import { DpopKeys } from './flow/dpop.ts';
 import { storedAuthorizationServer } from './flow/discovery.ts';
 import { MAX_STEP_UPS, discoverFor, login, withMcp } from './flow/login.ts';
 import type { FlowOptions } from './flow/login.ts';
@@ -57,6 +58,8 @@ Options:
                           --client-secret, no browser
   --max-step-ups <n>      re-authorizations on 403 insufficient_scope (default ${MAX_STEP_UPS})
   --new-client            register a new client even if one is stored for the AS
+  --no-dpop               Bearer tokens only. By default tokens are DPoP-bound (RFC 9449)
+                          where the authorization server and the MCP server both offer it
   --no-register           doctor: do not register a client nor send authorization requests
   -h, --help              show this help
   --version               show the version
@@ -73,7 +76,7 @@ Exit status: 0 success; 1 failure (or a tool result with isError); 2 usage error
 interface Parsed {
   command: string;
   positionals: string[];
-  flow: Omit<FlowOptions, 'trace' | 'store'>;
+  flow: Omit<FlowOptions, 'trace' | 'store' | 'dpop'>;
   /** doctor: register a probe client (false with --no-register). */
   register: boolean;
   json: boolean;
@@ -103,6 +106,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
         'client-credentials': { type: 'boolean', default: false },
         'max-step-ups': { type: 'string' },
         'new-client': { type: 'boolean', default: false },
+        'no-dpop': { type: 'boolean', default: false },
         'redirect-uri': { type: 'string' },
         'no-register': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -162,6 +166,7 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
       clientCredentials: values['client-credentials'],
       maxStepUps,
       newClient: values['new-client'],
+      noDpop: values['no-dpop'],
     },
   };
 }
@@ -386,7 +391,8 @@ export async function main(argv: string[], io: { stdout?: Writable; stderr?: Wri
       trace.stdout.write(USAGE);
       return parsed.help || parsed.command === 'help' ? 0 : 2;
     }
-    const options: FlowOptions = { ...parsed.flow, trace, store: new Store() };
+    const store = new Store();
+    const options: FlowOptions = { ...parsed.flow, trace, store, dpop: new DpopKeys(store, trace, parsed.flow.noDpop) };
     switch (parsed.command) {
       case 'discover':
         return await cmdDiscover(options, needUrl(parsed));

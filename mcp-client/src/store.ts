@@ -62,15 +62,30 @@ const ResourceEntrySchema = z.object({
   tokens: TokensSchema,
 });
 
+/**
+ * The DPoP key pair for this authorization server (RFC 9449): the private key as a JWK, so
+ * this 0600 file is the only place it lives. One key per AS: its DPoP-bound tokens (and a
+ * public client's refresh tokens, RFC 9449 §5) only work with proofs from this key.
+ */
+const DpopKeySchema = z.object({
+  alg: z.string(),
+  private_jwk: z.record(z.string(), z.unknown()),
+  /** RFC 7638 thumbprint of the public key: the tokens' `cnf.jkt`. */
+  thumbprint: z.string(),
+  created_at: z.string(),
+});
+
 const IssuerFileSchema = z.object({
   version: z.literal(STORE_VERSION),
   issuer: z.string(),
   client: ClientSchema.optional(),
+  dpop_key: DpopKeySchema.optional(),
   resources: z.record(z.string(), ResourceEntrySchema),
 });
 
 export type StoredClient = z.infer<typeof ClientSchema>;
 export type StoredTokens = z.infer<typeof TokensSchema>;
+export type StoredDpopKey = z.infer<typeof DpopKeySchema>;
 export type ResourceEntry = z.infer<typeof ResourceEntrySchema>;
 export type IssuerFile = z.infer<typeof IssuerFileSchema>;
 
@@ -183,6 +198,12 @@ export class Store {
   async forgetClient(issuer: string): Promise<void> {
     await this.update(issuer, (file) => {
       delete file.client;
+    });
+  }
+
+  async saveDpopKey(issuer: string, key: StoredDpopKey): Promise<void> {
+    await this.update(issuer, (file) => {
+      file.dpop_key = key;
     });
   }
 

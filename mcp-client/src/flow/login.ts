@@ -16,6 +16,7 @@ import { buildAuthorizationUrl, newState, openBrowser, selectScope } from './aut
 import type { Challenge } from './discover.ts';
 import { discover, storedAuthorizationServer, storedResourceParameter } from './discovery.ts';
 import type { Discovery } from './discovery.ts';
+import type { DpopKeys } from './dpop.ts';
 import { ScopeRequired, TokenRejected, connect, listTools } from './mcp.ts';
 import type { McpSession } from './mcp.ts';
 import { clientInformation, ensureClient, machineClient } from './register.ts';
@@ -40,12 +41,18 @@ export interface FlowOptions {
   clientCredentials?: boolean;
   newClient?: boolean;
   maxStepUps?: number;
+  /** --no-dpop: Bearer tokens even where the AS offers DPoP. */
+  noDpop?: boolean;
+  /** This run's DPoP keys and nonces, one per authorization server. */
+  dpop: DpopKeys;
 }
 
 export interface Access {
   issuer: string;
   resource: string;
   accessToken: string;
+  /** `Bearer` or `DPoP` (RFC 9449 §5: a DPoP-bound token is sent with proofs). */
+  tokenType: string;
   scope: string | undefined;
   hasRefreshToken: boolean;
   via: 'stored' | 'refreshed' | 'login' | 'client_credentials';
@@ -162,10 +169,22 @@ export async function login(options: FlowOptions, serverUrl: URL, from: LoginFro
   );
 
   // Step 6: code exchange.
+  const dpop = await options.dpop.forTokenRequest(issuer, metadata.dpop_signing_alg_values_supported, d);
   start = performance.now();
   let tokens;
   try {
-    tokens = await exchangeCode({ issuer, metadata, client, code, iss, codeVerifier, redirectUri: callback.redirectUri, resource: d.resourceParameter, trace });
+    tokens = await exchangeCode({
+      issuer,
+      metadata,
+      client,
+      code,
+      iss,
+      codeVerifier,
+      redirectUri: callback.redirectUri,
+      resource: d.resourceParameter,
+      dpop,
+      trace,
+    });
   } catch (error) {
     if (error instanceof CliError && error.code === 'invalid_client' && (source === 'dcr' || source === 'stored')) {
       await store.forgetClient(issuer);
@@ -173,11 +192,19 @@ export async function login(options: FlowOptions, serverUrl: URL, from: LoginFro
     }
     throw error;
   }
-  const summary = summarize(tokens);
+  const summary = summarize(tokens, dpop);
   trace.step('token', { endpoint: metadata.token_endpoint, ...summary, ms: since(start) }, describe(summary));
   const stored = toStored(tokens, scope);
   await saveForResource(options, serverUrl, d, 'authorization_code', stored);
-  return { issuer, resource: d.resource, accessToken: stored.access_token, scope: stored.scope, hasRefreshToken: Boolean(stored.refresh_token), via: 'login' };
+  return {
+    issuer,
+    resource: d.resource,
+    accessToken: stored.access_token,
+    tokenType: stored.token_type,
+    scope: stored.scope,
+    hasRefreshToken: Boolean(stored.refresh_token),
+    via: 'login',
+  };
 }
 
 /** Stores the tokens under their issuer, and forgets what other issuers held for the resource. */
@@ -234,9 +261,10 @@ async function clientCredentialsLogin(options: FlowOptions, serverUrl: URL, d: D
     scopesSupported: d.prm?.metadata.scopes_supported,
     // no offline_access: a machine client asks again instead of refreshing
   });
+  const dpop = await options.dpop.forTokenRequest(issuer, metadata.dpop_signing_alg_values_supported, d);
   const start = performance.now();
-  const { tokens, authMethod } = await clientCredentialsGrant({ metadata, client, scope, resource: d.resourceParameter, trace });
-  const summary = summarize(tokens);
+  const { tokens, authMethod } = await clientCredentialsGrant({ metadata, client, scope, resource: d.resourceParameter, dpop, trace });
+  const summary = summarize(tokens, dpop);
   trace.step(
     'token',
     { grantType: 'client_credentials', endpoint: metadata.token_endpoint, authMethod, ...summary, ms: since(start) },
@@ -248,6 +276,7 @@ async function clientCredentialsLogin(options: FlowOptions, serverUrl: URL, d: D
     issuer,
     resource: d.resource,
     accessToken: stored.access_token,
+    tokenType: stored.token_type,
     scope: stored.scope,
     hasRefreshToken: Boolean(stored.refresh_token),
     via: 'client_credentials',
@@ -260,6 +289,9 @@ async function tryRefresh(options: FlowOptions, serverUrl: URL, metadata?: Autho
   const found = await store.findByServer(serverUrl.href);
   if (!found?.entry.tokens.refresh_token || !found.client) return undefined;
   const as = metadata ?? (await storedAuthorizationServer(found.issuer, found.entry, trace)).metadata;
+  // A DPoP-bound token is refreshed with the key it was bound to (a public client's refresh
+  // token is bound too, RFC 9449 §5); a Bearer one stays Bearer.
+  const dpop = await options.dpop.forToken(found.issuer, found.entry.tokens.token_type);
   const start = performance.now();
   try {
     const tokens = await refresh({
@@ -268,9 +300,10 @@ async function tryRefresh(options: FlowOptions, serverUrl: URL, metadata?: Autho
       client: clientInformation(found.client),
       refreshToken: found.entry.tokens.refresh_token,
       resource: storedResourceParameter(found.entry),
+      dpop,
       trace,
     });
-    const summary = summarize(tokens);
+    const summary = summarize(tokens, dpop);
     trace.step('refresh', { refreshed: true, endpoint: as.token_endpoint, ...summary, ms: since(start) }, describe(summary));
     const stored = toStored(tokens, found.entry.tokens.scope);
     await store.saveTokens(found.issuer, { ...found.entry, tokens: stored });
@@ -278,6 +311,7 @@ async function tryRefresh(options: FlowOptions, serverUrl: URL, metadata?: Autho
       issuer: found.issuer,
       resource: found.entry.resource,
       accessToken: stored.access_token,
+      tokenType: stored.token_type,
       scope: stored.scope,
       hasRefreshToken: Boolean(stored.refresh_token),
       via: 'refreshed',
@@ -328,6 +362,7 @@ export async function storedAccess(options: FlowOptions, serverUrl: URL): Promis
       issuer: found.issuer,
       resource: found.entry.resource,
       accessToken: tokens.access_token,
+      tokenType: tokens.token_type,
       scope: tokens.scope,
       hasRefreshToken: Boolean(tokens.refresh_token),
       via: 'stored',
@@ -365,11 +400,19 @@ export async function withMcp<T>(
     const start = performance.now();
     let session: McpSession | undefined;
     try {
-      session = await connect(serverUrl, current?.accessToken, trace);
+      const dpop = current ? await options.dpop.forToken(current.issuer, current.tokenType) : undefined;
+      session = await connect(serverUrl, current?.accessToken, trace, dpop);
       trace.step(
         'mcp_connect',
-        { url: serverUrl.href, authorized: Boolean(current), protocolVersion: session.protocolVersion, era: session.era, ms: since(start) },
-        `connected ${current ? 'with the token' : 'without a token'}; protocol ${session.protocolVersion ?? '?'} (${session.era ?? '?'} era)`,
+        {
+          url: serverUrl.href,
+          authorized: Boolean(current),
+          ...(dpop ? { dpopJkt: dpop.thumbprint } : {}),
+          protocolVersion: session.protocolVersion,
+          era: session.era,
+          ms: since(start),
+        },
+        `connected ${current ? (dpop ? 'with the DPoP-bound token (a fresh proof on every request)' : 'with the token') : 'without a token'}; protocol ${session.protocolVersion ?? '?'} (${session.era ?? '?'} era)`,
       );
       const value = await operation(session);
       return { value, access: current };

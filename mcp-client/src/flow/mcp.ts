@@ -13,8 +13,9 @@ import {
   SdkHttpError,
   StreamableHTTPClientTransport,
   UnauthorizedError,
+  withDpop,
 } from '@modelcontextprotocol/client';
-import type { CallToolResult, FetchLike, Tool } from '@modelcontextprotocol/client';
+import type { CallToolResult, DpopSession, FetchLike, Tool } from '@modelcontextprotocol/client';
 import { CliError, isNetworkError, unreachable } from '../errors.ts';
 import type { Trace } from '../trace.ts';
 import { parseChallenge } from './discover.ts';
@@ -67,13 +68,13 @@ function rpcMethod(body: unknown): string | undefined {
 }
 
 /**
- * The traced fetch, remembering the last 401/403 challenge the MCP server sent: the SDK
- * turns those into errors without their headers, and discovery starts from them.
+ * A fetch remembering the last 401/403 challenge the MCP server sent: the SDK turns those
+ * into errors without their headers, and discovery starts from them.
  */
-function challengeRecorder(trace: Trace): { fetch: FetchLike; last(): Challenge | undefined } {
+function challengeRecorder(next: FetchLike): { fetch: FetchLike; last(): Challenge | undefined } {
   let last: Challenge | undefined;
   const fetch: FetchLike = async (input, init) => {
-    const response = await trace.fetch(input, init);
+    const response = await next(input, init);
     if (response.status === 401 || response.status === 403) {
       last = parseChallenge(response);
       last.url = String(input);
@@ -111,10 +112,16 @@ function mapError(serverUrl: URL, error: unknown, challenge?: Challenge, withTok
   return error;
 }
 
-/** An MCP session with the access token — or without one (undefined), to find out whether the server asks for it. */
-export async function connect(serverUrl: URL, accessToken: string | undefined, trace: Trace): Promise<McpSession> {
+/**
+ * An MCP session with the access token — or without one (undefined), to find out whether the
+ * server asks for it. With `dpop` (a DPoP-bound token) every request carries
+ * `Authorization: DPoP` and a fresh proof, and a `use_dpop_nonce` 401 is retried once with
+ * the server's nonce (the SDK's withDpop, below the challenge recorder so that only the
+ * answer after the retry counts).
+ */
+export async function connect(serverUrl: URL, accessToken: string | undefined, trace: Trace, dpop?: DpopSession): Promise<McpSession> {
   const client = new Client({ name: 'mcp-client', version: CLIENT_VERSION }, { versionNegotiation: { mode: 'auto' } });
-  const recorder = challengeRecorder(trace);
+  const recorder = challengeRecorder(dpop && accessToken !== undefined ? withDpop(dpop, () => accessToken)(trace.fetch) : trace.fetch);
   const transport = new StreamableHTTPClientTransport(serverUrl, {
     authProvider: { token: async () => accessToken },
     fetch: recorder.fetch,

@@ -3,12 +3,13 @@
  * Token values never leave this module except into the store and the Authorization header.
  */
 import { OAuthError, exchangeAuthorization, refreshAuthorization, selectClientAuthMethod } from '@modelcontextprotocol/client';
-import type { AuthorizationServerMetadata, OAuthClientInformationMixed, OAuthTokens } from '@modelcontextprotocol/client';
+import type { AuthorizationServerMetadata, DpopSession, OAuthClientInformationMixed, OAuthTokens } from '@modelcontextprotocol/client';
 import { CliError, isNetworkError, unreachable } from '../errors.ts';
 import type { StoredTokens } from '../store.ts';
 import type { Trace } from '../trace.ts';
 import { printable } from './authorize.ts';
 import type { AsMetadata } from './discover.ts';
+import { isDpopTokenType } from './dpop.ts';
 
 /** Refresh this long before the recorded expiry. */
 export const EXPIRY_SKEW_MS = 30_000;
@@ -19,19 +20,22 @@ export interface TokenSummary {
   expiresIn: number | undefined;
   scope: string | undefined;
   refreshToken: boolean;
+  /** The thumbprint of the DPoP key a DPoP-bound token is bound to (its `cnf.jkt`). */
+  dpopJkt?: string;
 }
 
-export function summarize(tokens: OAuthTokens): TokenSummary {
+export function summarize(tokens: OAuthTokens, dpop?: DpopSession): TokenSummary {
   return {
     tokenType: tokens.token_type,
     expiresIn: tokens.expires_in,
     scope: tokens.scope,
     refreshToken: Boolean(tokens.refresh_token),
+    ...(dpop && isDpopTokenType(tokens.token_type) ? { dpopJkt: dpop.thumbprint } : {}),
   };
 }
 
 export function describe(summary: TokenSummary): string {
-  return `token_type=${summary.tokenType} expires_in=${summary.expiresIn ?? '?'}s scope="${summary.scope ?? '(not stated)'}" refresh_token=${summary.refreshToken ? 'yes' : 'no'}`;
+  return `token_type=${summary.tokenType}${summary.dpopJkt ? ` (bound to key ${summary.dpopJkt})` : ''} expires_in=${summary.expiresIn ?? '?'}s scope="${summary.scope ?? '(not stated)'}" refresh_token=${summary.refreshToken ? 'yes' : 'no'}`;
 }
 
 export function toStored(tokens: OAuthTokens, requestedScope: string | undefined, now = Date.now()): StoredTokens {
@@ -74,6 +78,8 @@ export async function exchangeCode(options: {
   redirectUri: string;
   /** RFC 8707; undefined only where the AS is not known to take it (2025-03-26 discovery). */
   resource: string | undefined;
+  /** RFC 9449: a proof on the request, for a DPoP-bound token. */
+  dpop: DpopSession | undefined;
   trace: Trace;
 }): Promise<OAuthTokens> {
   try {
@@ -85,6 +91,7 @@ export async function exchangeCode(options: {
       codeVerifier: options.codeVerifier,
       redirectUri: options.redirectUri,
       resource: options.resource,
+      ...(options.dpop ? { dpop: options.dpop } : {}),
       fetchFn: options.trace.fetch,
     });
   } catch (error) {
@@ -99,6 +106,8 @@ export async function refresh(options: {
   refreshToken: string;
   /** RFC 8707; undefined only where the AS is not known to take it (2025-03-26 discovery). */
   resource: string | undefined;
+  /** RFC 9449: the same key as at the code exchange (a public client's refresh token is bound to it, §5). */
+  dpop: DpopSession | undefined;
   trace: Trace;
 }): Promise<OAuthTokens> {
   try {
@@ -107,6 +116,7 @@ export async function refresh(options: {
       clientInformation: options.client,
       refreshToken: options.refreshToken,
       resource: options.resource,
+      ...(options.dpop ? { dpop: options.dpop } : {}),
       fetchFn: options.trace.fetch,
     });
   } catch (error) {
@@ -147,6 +157,8 @@ export async function clientCredentialsGrant(options: {
   client: OAuthClientInformationMixed;
   scope: string | undefined;
   resource: string | undefined;
+  /** RFC 9449: a proof on the request, for a DPoP-bound token. */
+  dpop?: DpopSession | undefined;
   trace: Trace;
 }): Promise<{ tokens: OAuthTokens; authMethod: string }> {
   const endpoint = options.metadata.token_endpoint;
@@ -155,19 +167,26 @@ export async function clientCredentialsGrant(options: {
   if (options.resource) params.set('resource', options.resource);
   const headers = new Headers({ 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' });
   const authMethod = authenticateClient(options.client, options.metadata.token_endpoint_auth_methods_supported ?? [], headers, params);
-  let response: Response;
-  try {
-    response = await options.trace.fetch(endpoint, { method: 'POST', headers, body: params, signal: AbortSignal.timeout(30_000) });
-  } catch (error) {
-    throw unreachable('authorization server token endpoint', endpoint, error);
-  }
-  const text = await response.text().catch(() => '');
-  let body: Record<string, unknown> = {};
-  try {
-    body = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    // reported below
-  }
+  const send = async (): Promise<{ response: Response; body: Record<string, unknown> }> => {
+    // A fresh proof per attempt: a proof is good for one request (RFC 9449 §4.3 jti).
+    if (options.dpop) headers.set('dpop', await options.dpop.buildProof({ htm: 'POST', htu: endpoint }));
+    let response: Response;
+    try {
+      response = await options.trace.fetch(endpoint, { method: 'POST', headers, body: params, signal: AbortSignal.timeout(30_000) });
+    } catch (error) {
+      throw unreachable('authorization server token endpoint', endpoint, error);
+    }
+    options.dpop?.observeNonce(response, endpoint);
+    const text = await response.text().catch(() => '');
+    try {
+      return { response, body: JSON.parse(text) as Record<string, unknown> };
+    } catch {
+      return { response, body: {} }; // reported below
+    }
+  };
+  let { response, body } = await send();
+  // RFC 9449 §8: the AS wants its nonce in the proof; once, as the SDK does for the other grants.
+  if (options.dpop && response.status === 400 && body['error'] === 'use_dpop_nonce' && response.headers.has('dpop-nonce')) ({ response, body } = await send());
   if (!response.ok) {
     const code = typeof body['error'] === 'string' ? body['error'] : `HTTP ${response.status}`;
     const description = typeof body['error_description'] === 'string' ? ` — ${printable(body['error_description'])}` : '';
