@@ -3,6 +3,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import type { Env } from './dex-config.ts';
+import type { IdJagPolicy } from './id-jag.ts';
 
 export interface DevIdpConfig {
   /** Path of the Dex configuration file to serve. */
@@ -11,6 +12,8 @@ export interface DevIdpConfig {
   /** Undefined: use the port of the Dex issuer. */
   port: number | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** dev-idp as an enterprise IdP (ID-JAGs by token exchange): for which authorization server, and which clients. */
+  idJag: IdJagPolicy;
 }
 
 export class ConfigError extends Error {
@@ -35,6 +38,40 @@ const schema = z.object({
       .optional(),
   ),
   LOG_LEVEL: z.preprocess(emptyToUndefined, z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
+  /** The authorization server ID-JAGs are issued for (its issuer): `pnpm start`'s auth server by default. */
+  ID_JAG_AUDIENCE: z.preprocess(
+    emptyToUndefined,
+    z
+      .url({ protocol: /^https?$/, error: 'must be an http(s) URL: the issuer of the authorization server ID-JAGs are for' })
+      .transform((value) => value.replace(/\/+$/, ''))
+      .default('http://localhost:4000'),
+  ),
+  /**
+   * `<dev-idp client>=<its client_id at that authorization server>`, comma-separated: the
+   * clients that may exchange their ID tokens for ID-JAGs, and the client each ID-JAG names.
+   */
+  ID_JAG_CLIENTS: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .default('mcp-client-enterprise=mcp-enterprise-client')
+      .transform((value, ctx) => {
+        const clients: Record<string, string> = {};
+        for (const pair of value
+          .split(',')
+          .map((entry) => entry.trim())
+          .filter(Boolean)) {
+          const [here, there, ...rest] = pair.split('=').map((side) => side.trim());
+          if (!here || !there || rest.length) {
+            ctx.addIssue({ code: 'custom', message: `${JSON.stringify(pair)} must be <dev-idp client>=<client_id at the authorization server>` });
+            continue;
+          }
+          if (here in clients) ctx.addIssue({ code: 'custom', message: `${here} is listed twice` });
+          clients[here] = there;
+        }
+        return clients;
+      }),
+  ),
 });
 
 export function loadConfig(env: Env = process.env): DevIdpConfig {
@@ -43,11 +80,12 @@ export function loadConfig(env: Env = process.env): DevIdpConfig {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
     throw new ConfigError(`invalid environment: ${problems.join('; ')}`);
   }
-  const { DEX_CONFIG, HOST, PORT, LOG_LEVEL } = parsed.data;
+  const { DEX_CONFIG, HOST, PORT, LOG_LEVEL, ID_JAG_AUDIENCE, ID_JAG_CLIENTS } = parsed.data;
   return {
     dexConfigPath: resolve(DEX_CONFIG),
     host: HOST,
     port: PORT,
     logLevel: LOG_LEVEL,
+    idJag: { audience: ID_JAG_AUDIENCE, clients: ID_JAG_CLIENTS },
   };
 }

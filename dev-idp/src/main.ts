@@ -15,6 +15,7 @@ try {
     dex,
     host: config.host,
     ...(config.port !== undefined ? { port: config.port } : {}),
+    idJag: config.idJag,
     logger,
   });
   logger.info(`dev-idp issuer ${idp.issuer} (discovery: ${idp.issuer}/.well-known/openid-configuration)`);

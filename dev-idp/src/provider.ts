@@ -5,6 +5,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import Provider from 'oidc-provider';
 import type { ClientMetadata, Configuration, JWK, KoaContextWithOIDC } from 'oidc-provider';
 import type { DexConfig, DexStaticClient } from './dex-config.ts';
+import { enterpriseClientMetadata, ID_JAG_TYPE, registerIdJagExchange, TOKEN_EXCHANGE, type IdJagPolicy } from './id-jag.ts';
 import { StaticUsers } from './users.ts';
 import { errorPage } from './views/error.ts';
 import { inProcessStore } from './session-store.ts';
@@ -16,6 +17,8 @@ export interface ProviderOptions {
   interactionsPath: string;
   /** Replaces a static client's redirect URIs, by client id. */
   redirectUris?: Record<string, string[]> | undefined;
+  /** dev-idp as an enterprise IdP: which clients may exchange ID tokens for ID-JAGs, for which authorization server (id-jag.ts). */
+  idJag?: IdJagPolicy | undefined;
 }
 
 export const SCOPES = ['openid', 'email', 'profile', 'offline_access'];
@@ -45,7 +48,7 @@ export const COOKIE_NAMES = {
   resume: 'dev_idp_resume',
 };
 
-export function clientMetadata(client: DexStaticClient, redirectUris?: string[]): ClientMetadata {
+export function clientMetadata(client: DexStaticClient, redirectUris?: string[], tokenExchange = false): ClientMetadata {
   return {
     client_id: client.id,
     ...(client.name !== undefined ? { client_name: client.name } : {}),
@@ -55,7 +58,7 @@ export function clientMetadata(client: DexStaticClient, redirectUris?: string[])
         // the same client too (both carry the plain secret), as Dex does.
         { client_secret: client.secret, token_endpoint_auth_method: 'client_secret_basic' }),
     redirect_uris: redirectUris ?? client.redirectURIs,
-    grant_types: ['authorization_code', 'refresh_token'],
+    grant_types: ['authorization_code', 'refresh_token', ...(tokenExchange ? [TOKEN_EXCHANGE] : [])],
     response_types: ['code'],
   };
 }
@@ -78,15 +81,19 @@ async function renderError(ctx: KoaContextWithOIDC, out: { error: string; error_
 }
 
 export function providerConfiguration(options: ProviderOptions): Configuration {
-  const { dex, users, interactionsPath, redirectUris = {} } = options;
+  const { dex, users, interactionsPath, redirectUris = {}, idJag } = options;
   for (const id of Object.keys(redirectUris)) {
     if (!dex.staticClients.some((c) => c.id === id)) {
       throw new Error(`redirectUris override names ${id}, which is not a static client`);
     }
   }
+  const exchanging = new Set(Object.keys(idJag?.clients ?? {}));
+  // An ID-JAG client the Dex config does not declare is dev-idp's own (id-jag.ts).
+  const enterpriseOnly = [...exchanging].filter((id) => !dex.staticClients.some((c) => c.id === id)).map(enterpriseClientMetadata);
   return {
     adapter: inProcessStore(),
-    clients: dex.staticClients.map((c) => clientMetadata(c, redirectUris[c.id])),
+    clients: [...dex.staticClients.map((c) => clientMetadata(c, redirectUris[c.id], exchanging.has(c.id))), ...enterpriseOnly],
+    ...(idJag ? { discovery: { identity_chaining_requested_token_types_supported: [ID_JAG_TYPE] } } : {}),
     scopes: SCOPES,
     claims: CLAIMS,
     // Dex puts the profile and email claims in the ID token itself.
@@ -136,9 +143,24 @@ export function providerConfiguration(options: ProviderOptions): Configuration {
 }
 
 export function createProvider(issuer: string, options: ProviderOptions): Provider {
-  const provider = new Provider(issuer, providerConfiguration(options));
+  const configuration = providerConfiguration(options);
+  const provider = new Provider(issuer, configuration);
   provider.use(offlineAccessLikeDex);
+  provider.use(unauthorizedClientForDisallowedGrants);
+  // Registered before any client is looked up: static clients are validated on first use.
+  if (options.idJag) registerIdJagExchange(provider, { policy: options.idJag, signingKey: configuration.jwks!.keys[0]!, users: options.users });
   return provider;
+}
+
+/**
+ * RFC 6749 §5.2: a grant type the client may not use is `unauthorized_client` (as Dex answers);
+ * oidc-provider says `invalid_request` with this description (lib/actions/token.js). The
+ * auth server corrects it the same way (its policies/token-error-codes.ts).
+ */
+async function unauthorizedClientForDisallowedGrants(ctx: KoaContextWithOIDC, next: () => Promise<void>) {
+  await next();
+  const body = ctx.body as { error?: unknown; error_description?: unknown } | undefined;
+  if (body?.error === 'invalid_request' && body.error_description === 'requested grant type is not allowed for this client') body.error = 'unauthorized_client';
 }
 
 /**

@@ -9,6 +9,7 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 import { pino, type Logger } from 'pino';
 import type { DexConfig } from './dex-config.ts';
 import { interactionRoutes } from './interactions/routes.ts';
+import type { IdJagPolicy } from './id-jag.ts';
 import { createProvider } from './provider.ts';
 import { StaticUsers } from './users.ts';
 
@@ -26,6 +27,8 @@ export interface StartDevIdpOptions {
   issuer?: string;
   /** Replaces static clients' redirect URIs, by client id (tests run clients on random ports). */
   redirectUris?: Record<string, string[]>;
+  /** Exchange ID tokens for ID-JAGs (RFC 8693) for these clients and this authorization server (id-jag.ts). */
+  idJag?: IdJagPolicy;
   /** Default: a silent logger. */
   logger?: Logger;
   /** Sees every request and every token issuance (tests count refreshes and the bearer tokens the IdP receives). */
@@ -109,6 +112,7 @@ export async function startDevIdp(options: StartDevIdpOptions): Promise<DevIdp> 
       users,
       interactionsPath,
       redirectUris: options.redirectUris,
+      idJag: options.idJag,
     });
     logProviderEvents(provider, logger);
     const { observe } = options;
@@ -140,6 +144,8 @@ export async function startDevIdp(options: StartDevIdpOptions): Promise<DevIdp> 
     const url = `http://${urlHost(host)}:${address.port}`;
     logger.warn(DEVELOPMENT_WARNING);
     logger.info({ issuer, url, clients: dex.staticClients.map((c) => c.id), users: dex.staticPasswords.length }, 'dev-idp listening');
+    if (options.idJag)
+      logger.info({ audience: options.idJag.audience, clients: Object.keys(options.idJag.clients) }, 'dev-idp issues ID-JAGs by token exchange');
 
     return {
       issuer,

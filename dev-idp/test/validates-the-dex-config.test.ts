@@ -70,6 +70,7 @@ describe('environment config', () => {
       host: '127.0.0.1',
       port: undefined,
       logLevel: 'info',
+      idJag: { audience: 'http://localhost:4000', clients: { 'mcp-client-enterprise': 'mcp-enterprise-client' } },
     });
     expect(DEFAULT_DEX_CONFIG.endsWith('/dex/config.yaml')).toBe(true);
   });
