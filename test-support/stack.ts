@@ -83,6 +83,16 @@ export interface StackOptions {
   extraClients?: Record<string, unknown>[];
   /** Sees every request dev-idp receives and every token it issues. */
   idpObserver?: (observation: DevIdpObservation) => void;
+  /**
+   * dev-idp as the enterprise IdP: it issues ID-JAGs for this auth server to these of its
+   * clients (dev-idp client → its client_id at the auth server), and the auth server trusts it
+   * for those client ids (an ENTERPRISE_IDPS_FILE). Their CLIENTS_FILE entries: extraClients.
+   */
+  enterpriseClients?: Record<string, string>;
+  /** More ENTERPRISE_IDPS_FILE entries beside dev-idp's (with enterpriseClients). */
+  extraEnterpriseIdps?: Record<string, unknown>[];
+  /** WORKLOAD_ISSUERS_FILE entries; `resource` defaults to the MCP endpoint. */
+  workloadIssuers?: Record<string, unknown>[];
   /** Where the resource server logs (default: nowhere). */
   resourceServerLogger?: Logger;
 }
@@ -172,9 +182,26 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     redirectUris: { 'mcp-auth-server': [`${authServerIssuer}/upstream/callback`] },
     logger: silent,
     ...(options.idpObserver ? { observe: options.idpObserver } : {}),
+    ...(options.enterpriseClients ? { idJag: { audience: authServerIssuer, clients: options.enterpriseClients } } : {}),
   };
   let idp = await startDevIdp({ ...idpOptions, port: 0 });
   const idpIssuer = idp.issuer;
+
+  const assertionIssuersEnv: Record<string, string> = {};
+  if (options.enterpriseClients) {
+    const file = join(dataDir, 'enterprise-idps.json');
+    const enterprise_idps = [
+      { issuer: idpIssuer, jwks_uri: `${idpIssuer}/keys`, clients: [...new Set(Object.values(options.enterpriseClients))] },
+      ...(options.extraEnterpriseIdps ?? []),
+    ];
+    await writeFile(file, JSON.stringify({ enterprise_idps }));
+    assertionIssuersEnv.ENTERPRISE_IDPS_FILE = file;
+  }
+  if (options.workloadIssuers) {
+    const file = join(dataDir, 'workload-issuers.json');
+    await writeFile(file, JSON.stringify({ workload_issuers: options.workloadIssuers.map((entry) => ({ resource: mcpUrl, ...entry })) }));
+    assertionIssuersEnv.WORKLOAD_ISSUERS_FILE = file;
+  }
 
   const authEnv = {
     ISSUER: authServerIssuer,
@@ -187,6 +214,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ...authStoreEnv,
     ...resourcesEnv,
     ...exchangeEnv,
+    ...assertionIssuersEnv,
     ...options.authServerEnv,
   };
   const startAuth = (env: Record<string, string>) =>

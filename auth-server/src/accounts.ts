@@ -6,6 +6,11 @@ export interface AccountProfile {
   email?: string | undefined;
   emailVerified?: boolean | undefined;
   name?: string | undefined;
+  /**
+   * For an account an enterprise IdP's ID-JAG created (jwt-bearer/enterprise-accounts.ts), when
+   * that IdP is not the upstream IdP: who vouched for it, by its `iss` and `sub`.
+   */
+  assertedBy?: { issuer: string; subject: string } | undefined;
 }
 
 /**

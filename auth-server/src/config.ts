@@ -53,6 +53,10 @@ export const configSchema = z.object({
   RESOURCES_FILE: z.string().min(1).optional(),
   /** Pre-registered clients (confidential, machine-to-machine, introspection) as a YAML/JSON file. */
   CLIENTS_FILE: z.string().min(1).optional(),
+  /** Enterprise IdPs whose ID-JAGs (jwt-bearer grant, SEP-990) CLIENTS_FILE clients may redeem, as a YAML/JSON file (registry.ts). */
+  ENTERPRISE_IDPS_FILE: z.string().min(1).optional(),
+  /** Workload issuers (Kubernetes, SPIFFE, …) whose JWTs CLIENTS_FILE machine clients may redeem (SEP-1933), as a YAML/JSON file. */
+  WORKLOAD_ISSUERS_FILE: z.string().min(1).optional(),
 
   /** Redis for all state, shared by several instances (one server, Sentinel or Cluster); the default store when set. */
   ...redisVariables,
@@ -124,6 +128,8 @@ function toConfig(env: z.infer<typeof configSchema>) {
     upstreamAudiences: [env.IDP_ISSUER, ...env.UPSTREAM_AUDIENCES.filter((name) => name !== env.IDP_ISSUER)],
     resourcesFile: env.RESOURCES_FILE,
     clientsFile: env.CLIENTS_FILE,
+    enterpriseIdpsFile: env.ENTERPRISE_IDPS_FILE,
+    workloadIssuersFile: env.WORKLOAD_ISSUERS_FILE,
     redisUrl: env.REDIS_URL,
     store: storeChoice(env),
     metrics: metricsConfig(env),

@@ -5,13 +5,15 @@ import { z } from 'zod';
 import { ConfigError, type Config } from './config.ts';
 import { forbiddenGrantTypes, grantTypesProblem } from './policies/client-registration.ts';
 import { dpopModes } from './policies/dpop.ts';
-import type { ProtectedResource } from './policies/resources.ts';
+import { canonicalResource, type ProtectedResource } from './policies/resources.ts';
+import { JWT_BEARER } from './jwt-bearer/grant-type.ts';
 import { TOKEN_EXCHANGE } from './token-exchange/grant.ts';
 
 /**
  * What the operator declares rather than what clients register: the protected resources
  * (RESOURCES_FILE, else the RESOURCE_* variables) and the pre-registered clients
- * (CLIENTS_FILE). Both YAML or JSON, validated here so a typo stops start-up with its path.
+ * (CLIENTS_FILE), and whose assertions the JWT bearer grant accepts (ENTERPRISE_IDPS_FILE,
+ * WORKLOAD_ISSUERS_FILE). All YAML or JSON, validated here so a typo stops start-up with its path.
  */
 
 const scopeList = z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'not a valid scope token')).min(1);
@@ -42,7 +44,7 @@ const clientsSchema = z.object({
         /** Name of the environment variable holding the secret: keeps it out of the file. */
         client_secret_env: z.string().min(1).optional(),
         token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'none']).default('client_secret_basic'),
-        grant_types: z.array(z.enum(['authorization_code', 'refresh_token', 'client_credentials'])).default(['client_credentials']),
+        grant_types: z.array(z.enum(['authorization_code', 'refresh_token', 'client_credentials', JWT_BEARER])).default(['client_credentials']),
         redirect_uris: z.array(z.string()).default([]),
         /** May call the introspection endpoint (a resource server). */
         introspection: z.boolean().default(false),
@@ -128,4 +130,164 @@ export async function loadStaticClients(config: Config, env: NodeJS.ProcessEnv =
     return { response_types: client.grant_types.includes('authorization_code') ? ['code'] : [], ...client };
   });
   return { metadata, introspectors, exchangers };
+}
+
+/**
+ * Where an assertion issuer's keys are fetched: https, or http on a loopback host (dev-idp, a
+ * test's issuer). The operator writes these URLs, so they are fetched without the guard that
+ * keeps client-chosen URLs off private addresses (README, Security rules).
+ */
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+const keysUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).refine((value) => {
+  const url = new URL(value);
+  return url.protocol === 'https:' || LOOPBACK_HOSTS.has(url.hostname);
+}, 'must be an https URL (http only on a loopback host, for development)');
+
+/** Compared with an assertion's `iss` exactly, as written: not always a URL (SPIFFE trust domains are `spiffe://…`). */
+const issuerName = z.string().min(1);
+
+function uniqueBy<T>(key: (item: T) => string, what: string) {
+  return (items: T[], ctx: z.RefinementCtx) => {
+    const seen = new Set<string>();
+    items.forEach((item, index) => {
+      if (seen.has(key(item))) ctx.addIssue({ code: 'custom', path: [index], message: `${what} ${key(item)} is listed twice` });
+      seen.add(key(item));
+    });
+  };
+}
+
+// Strict objects: a misspelt optional key (`audiance`) stops start-up instead of being ignored.
+const enterpriseIdpsSchema = z.strictObject({
+  enterprise_idps: z
+    .array(
+      z.strictObject({
+        issuer: issuerName,
+        jwks_uri: keysUrl,
+        /** CLIENTS_FILE clients that may redeem this IdP's ID-JAGs. */
+        clients: z.array(z.string().min(1)).min(1),
+      }),
+    )
+    .min(1)
+    .superRefine(uniqueBy((idp) => idp.issuer, 'issuer')),
+});
+
+const workloadIssuersSchema = z.strictObject({
+  workload_issuers: z
+    .array(
+      z.strictObject({
+        issuer: issuerName,
+        jwks_uri: keysUrl,
+        /** The `aud` the workload's token must carry; default: this server's issuer. */
+        audience: z.string().min(1).optional(),
+        subjects: z
+          .array(z.string().min(1))
+          .min(1)
+          .refine((subjects) => !subjects.includes('*') || subjects.length === 1, 'list exact subjects, or "*" alone for every subject of the issuer'),
+        /** The CLIENTS_FILE machine client the workload's tokens are issued to. */
+        client_id: z.string().min(1),
+        resource: z.url({ protocol: /^https?$/ }),
+        scopes: scopeList,
+      }),
+    )
+    .min(1)
+    .superRefine(uniqueBy((entry) => `${entry.issuer} → ${entry.client_id}`, 'issuer and client')),
+});
+
+export interface EnterpriseIdpEntry {
+  issuer: string;
+  jwksUri: string;
+  clients: string[];
+}
+
+export interface WorkloadIssuerEntry {
+  issuer: string;
+  jwksUri: string;
+  audience: string;
+  /** `*`: every subject the issuer names. */
+  subjects: '*' | string[];
+  clientId: string;
+  /** The configured resource's own URL (the token audience). */
+  resource: string;
+  scopes: string[];
+}
+
+/** The issuers whose assertions the JWT bearer grant accepts; absent when neither file is set (the grant is then not offered). */
+export interface AssertionIssuers {
+  enterpriseIdps: EnterpriseIdpEntry[];
+  workloadIssuers: WorkloadIssuerEntry[];
+}
+
+/**
+ * ENTERPRISE_IDPS_FILE and WORKLOAD_ISSUERS_FILE, held against CLIENTS_FILE and the resources:
+ * every client they name holds the jwt-bearer grant, an enterprise client authenticates (an
+ * ID-JAG is a user's grant: a client that proves nothing could redeem anyone's), a workload's
+ * resource and scopes are configured ones; and every client holding the grant is named.
+ */
+export async function loadAssertionIssuers(config: Config, clients: StaticClients, resources: ProtectedResource[]): Promise<AssertionIssuers | undefined> {
+  const byId = new Map(clients.metadata.map((client) => [client.client_id, client]));
+  const named = new Set<string>();
+  const holdsGrant = (clientId: string) => byId.get(clientId)?.grant_types?.includes(JWT_BEARER) === true;
+  const clientProblem = (clientId: string) =>
+    !byId.has(clientId)
+      ? `${clientId} is not a CLIENTS_FILE client`
+      : !holdsGrant(clientId)
+        ? `client ${clientId} does not list ${JWT_BEARER} in its grant_types (CLIENTS_FILE)`
+        : undefined;
+
+  const enterpriseIdps: EnterpriseIdpEntry[] = [];
+  if (config.enterpriseIdpsFile) {
+    const file = config.enterpriseIdpsFile;
+    const parsed = enterpriseIdpsSchema.safeParse(await readStructured(file, 'ENTERPRISE_IDPS_FILE'));
+    if (!parsed.success) throw explain('ENTERPRISE_IDPS_FILE', file, parsed.error);
+    parsed.data.enterprise_idps.forEach((idp, index) => {
+      idp.clients.forEach((clientId, position) => {
+        const problem =
+          clientProblem(clientId) ??
+          (byId.get(clientId)?.token_endpoint_auth_method === 'none'
+            ? `client ${clientId} is public (token_endpoint_auth_method none): an ID-JAG is redeemed only by a client that authenticates (client_secret_basic, client_secret_post, private_key_jwt)`
+            : undefined);
+        if (problem) throw new ConfigError(`ENTERPRISE_IDPS_FILE: ${file}: enterprise_idps.${index}.clients.${position}: ${problem}`);
+        named.add(clientId);
+      });
+      enterpriseIdps.push({ issuer: idp.issuer, jwksUri: idp.jwks_uri, clients: idp.clients });
+    });
+  }
+
+  const workloadIssuers: WorkloadIssuerEntry[] = [];
+  if (config.workloadIssuersFile) {
+    const file = config.workloadIssuersFile;
+    const parsed = workloadIssuersSchema.safeParse(await readStructured(file, 'WORKLOAD_ISSUERS_FILE'));
+    if (!parsed.success) throw explain('WORKLOAD_ISSUERS_FILE', file, parsed.error);
+    parsed.data.workload_issuers.forEach((entry, index) => {
+      const where = `WORKLOAD_ISSUERS_FILE: ${file}: workload_issuers.${index}`;
+      const problem = clientProblem(entry.client_id);
+      if (problem) throw new ConfigError(`${where}.client_id: ${problem}`);
+      const resource = resources.find((candidate) => canonicalResource(candidate.url) === canonicalResource(entry.resource));
+      if (!resource) throw new ConfigError(`${where}.resource: ${entry.resource} is not a resource of this server (RESOURCE_URL or RESOURCES_FILE)`);
+      const unknown = entry.scopes.filter((scope) => !resource.scopes.includes(scope));
+      if (unknown.length)
+        throw new ConfigError(`${where}.scopes: ${unknown.join(', ')} not among the scopes of ${resource.url} (${resource.scopes.join(' ')})`);
+      named.add(entry.client_id);
+      workloadIssuers.push({
+        issuer: entry.issuer,
+        jwksUri: entry.jwks_uri,
+        audience: entry.audience ?? config.issuer,
+        subjects: entry.subjects[0] === '*' ? '*' : entry.subjects,
+        clientId: entry.client_id,
+        resource: resource.url,
+        scopes: entry.scopes,
+      });
+    });
+  }
+
+  // A client holding the grant with no issuer to redeem: a mistake in one of the files, and
+  // without either file oidc-provider would not know the grant type and refuse the client.
+  for (const client of clients.metadata) {
+    if (holdsGrant(client.client_id) && !named.has(client.client_id)) {
+      throw new ConfigError(
+        `CLIENTS_FILE: client ${client.client_id}: grant_types lists ${JWT_BEARER}, but no entry of ENTERPRISE_IDPS_FILE or WORKLOAD_ISSUERS_FILE names this client`,
+      );
+    }
+  }
+  return enterpriseIdps.length || workloadIssuers.length ? { enterpriseIdps, workloadIssuers } : undefined;
 }

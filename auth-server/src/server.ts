@@ -14,8 +14,9 @@ import { createAuthMetrics } from './metrics/registry.ts';
 import { timedAdapters } from './metrics/store-latency.ts';
 import { createLogger, type Logger } from './log.ts';
 import { clientUrlFetch } from './policies/outbound-fetch.ts';
+import { installJwtBearer } from './jwt-bearer/install.ts';
 import { createProvider } from './provider.ts';
-import { loadResources, loadStaticClients } from './registry.ts';
+import { loadAssertionIssuers, loadResources, loadStaticClients } from './registry.ts';
 import { UpstreamIdp } from './upstream.ts';
 import { createUpstreamTokens } from './upstream-tokens/index.ts';
 
@@ -54,6 +55,7 @@ export async function startAuthServer(config: Config, options: StartOptions = {}
   try {
     const keys = await loadKeys({ fromEnv: config.signingKeysJson, file: config.keysFile, cookieKeys: config.cookieKeys }, (message) => logger.warn(message));
     const clients = await loadStaticClients(config, options.env);
+    const assertionIssuers = await loadAssertionIssuers(config, clients, resources);
     const accounts = new AccountStore(storage.adapter('Account'));
     const fetch = countDocumentFetches(clientUrlFetch({ allowLoopback: config.cimd.allowLoopback, ca: options.cimdCa, logger }), metrics);
     if (config.cimd.allowLoopback) logger.warn('CIMD_ALLOW_LOOPBACK is on: client metadata documents on loopback hosts are fetched (development only)');
@@ -80,6 +82,7 @@ export async function startAuthServer(config: Config, options: StartOptions = {}
       logger,
       fetch,
     });
+    if (assertionIssuers) installJwtBearer(provider, { issuers: assertionIssuers, resources, accounts, upstreamIssuer: config.idp.issuer, logger });
     countProviderEvents(provider, metrics, [...resources.map((resource) => resource.url), ...config.upstreamAudiences]);
     let draining = false;
     const app = createApp({

@@ -10,7 +10,13 @@ interface ProviderError {
 }
 
 /** The grant types this server knows; anything else is counted as `other`. */
-const GRANT_TYPES = new Set(['authorization_code', 'refresh_token', 'client_credentials', 'urn:ietf:params:oauth:grant-type:token-exchange']);
+const GRANT_TYPES = new Set([
+  'authorization_code',
+  'refresh_token',
+  'client_credentials',
+  'urn:ietf:params:oauth:grant-type:token-exchange',
+  'urn:ietf:params:oauth:grant-type:jwt-bearer',
+]);
 
 /** Events oidc-provider emits with a refused request's error. */
 const ERROR_EVENTS = [

@@ -1,4 +1,5 @@
 import { errors } from 'oidc-provider';
+import { JWT_BEARER } from '../jwt-bearer/grant-type.ts';
 
 /**
  * What a client may register depends on who vouches for it, not on what it asks for.
@@ -15,6 +16,12 @@ import { errors } from 'oidc-provider';
 export type ClientOrigin = 'configured' | 'metadata-document' | 'dynamic';
 
 const USER_GRANTS = new Set(['authorization_code', 'refresh_token']);
+/**
+ * Grants a configured public client may hold: the user's, and the JWT bearer grant
+ * (jwt-bearer/), where a workload's platform-issued assertion is its credential (SEP-1933).
+ * registry.ts still requires clients that redeem users' ID-JAGs to authenticate.
+ */
+const PUBLIC_CONFIGURED_GRANTS = new Set([...USER_GRANTS, JWT_BEARER]);
 
 export function clientOrigin(clientId: unknown, configuredIds: ReadonlySet<string>): ClientOrigin {
   if (typeof clientId === 'string' && configuredIds.has(clientId)) return 'configured';
@@ -27,7 +34,7 @@ export function clientOrigin(clientId: unknown, configuredIds: ReadonlySet<strin
 export function forbiddenGrantTypes(origin: ClientOrigin, metadata: { grant_types?: unknown; token_endpoint_auth_method?: unknown }): string[] {
   const grants = Array.isArray(metadata.grant_types) ? metadata.grant_types.map(String) : [];
   if (origin === 'configured') {
-    return metadata.token_endpoint_auth_method === 'none' ? grants.filter((grant) => !USER_GRANTS.has(grant)) : [];
+    return metadata.token_endpoint_auth_method === 'none' ? grants.filter((grant) => !PUBLIC_CONFIGURED_GRANTS.has(grant)) : [];
   }
   return grants.filter((grant) => !USER_GRANTS.has(grant));
 }
