@@ -4,7 +4,9 @@ import type { Config } from './config.ts';
 import { metadataCacheControl } from './http/metadata-cache.ts';
 import type { SigningJwk } from './keys.ts';
 import type { Logger } from './log.ts';
+import { installAtomicReplayDetection } from './adapters/replay-detection.ts';
 import { authorizationErrorRedirects } from './policies/authorization-errors.ts';
+import { assertClientAssertion, CLIENT_ASSERTION_SIGNING_ALGS, explainClientAssertionRefusals } from './policies/client-assertions.ts';
 import { dpopFeature } from './policies/dpop.ts';
 import { promptPolicy } from './policies/consent-policy.ts';
 import { cimdAllowFetch } from './policies/outbound-fetch.ts';
@@ -76,8 +78,13 @@ export function createProvider(deps: ProviderDeps): Provider {
         keepOnlyOidcScopes(metadata, resourceScopes);
       },
     },
-    // Secrets or nothing: no method here makes the server fetch a client's keys (jwks_uri).
-    clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post'],
+    // Secrets, a private key (private_key_jwt: the client's public keys are its `jwks`, or a
+    // `jwks_uri` fetched through the provider's `fetch` below — the address guard for a URL a
+    // client chose, not for the operator's in CLIENTS_FILE), or nothing. No shared-key JWTs
+    // (client_secret_jwt): the assertion algorithms are asymmetric only (policies/client-assertions.ts).
+    clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    enabledJWA: { clientAuthSigningAlgValues: [...CLIENT_ASSERTION_SIGNING_ALGS] },
+    assertJwtClientAuthClaimsAndHeader: assertClientAssertion,
     features: {
       devInteractions: { enabled: false },
       // MCP clients do not log users out of the authorization server; RP-initiated logout
@@ -160,6 +167,8 @@ export function createProvider(deps: ProviderDeps): Provider {
   provider.use(unauthorizedClientForDisallowedGrants);
   provider.use(metadataCacheControl);
   provider.on('authorization.error', errorRedirects.onError);
+  explainClientAssertionRefusals(provider);
+  installAtomicReplayDetection(provider, deps.adapter);
   installTokenExchange(provider, {
     upstreamTokens: deps.upstreamTokens,
     adapter: deps.adapter,

@@ -3,6 +3,7 @@ import type { ClientMetadata } from 'oidc-provider';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, type Config } from './config.ts';
+import { publicJwkProblem } from './policies/client-keys.ts';
 import { forbiddenGrantTypes, grantTypesProblem } from './policies/client-registration.ts';
 import { dpopModes } from './policies/dpop.ts';
 import { canonicalResource, type ProtectedResource } from './policies/resources.ts';
@@ -43,7 +44,11 @@ const clientsSchema = z.object({
         client_secret: z.string().min(16).optional(),
         /** Name of the environment variable holding the secret: keeps it out of the file. */
         client_secret_env: z.string().min(1).optional(),
-        token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'none']).default('client_secret_basic'),
+        token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none']).default('client_secret_basic'),
+        /** private_key_jwt: the client's public keys, inline (policies/client-keys.ts)… */
+        jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())).min(1) }).optional(),
+        /** …or where the operator publishes them: fetched by oidc-provider, without the address guard (the operator chose it). */
+        jwks_uri: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
         grant_types: z.array(z.enum(['authorization_code', 'refresh_token', 'client_credentials', JWT_BEARER])).default(['client_credentials']),
         redirect_uris: z.array(z.string()).default([]),
         /** May call the introspection endpoint (a resource server). */
@@ -52,9 +57,13 @@ const clientsSchema = z.object({
         token_exchange: z.object({ resources: z.array(z.url({ protocol: /^https?$/ })).min(1) }).optional(),
       })
       .refine(
-        (client) => client.token_endpoint_auth_method === 'none' || client.client_secret || client.client_secret_env,
-        'a confidential client needs client_secret or client_secret_env',
+        (client) => ['none', 'private_key_jwt'].includes(client.token_endpoint_auth_method) || client.client_secret || client.client_secret_env,
+        'a confidential client needs client_secret or client_secret_env (or token_endpoint_auth_method private_key_jwt with jwks or jwks_uri)',
       )
+      .superRefine((client, ctx) => {
+        for (const problem of clientKeyProblems(client))
+          ctx.addIssue({ code: 'custom', path: problem.path, message: `client ${client.client_id}: ${problem.message}` });
+      })
       .refine((client) => !client.token_exchange || client.token_endpoint_auth_method !== 'none', {
         path: ['token_exchange'],
         error: 'token exchange needs a confidential client',
@@ -66,6 +75,31 @@ const clientsSchema = z.object({
       }),
   ),
 });
+
+/** A private_key_jwt client has public keys (one of jwks, jwks_uri) and no secret; other clients have no keys. */
+function clientKeyProblems(client: {
+  token_endpoint_auth_method: string;
+  client_secret?: string | undefined;
+  client_secret_env?: string | undefined;
+  jwks?: { keys: Record<string, unknown>[] } | undefined;
+  jwks_uri?: string | undefined;
+}): { path: (string | number)[]; message: string }[] {
+  if (client.token_endpoint_auth_method !== 'private_key_jwt') {
+    return client.jwks || client.jwks_uri
+      ? [{ path: [client.jwks ? 'jwks' : 'jwks_uri'], message: 'keys are used only with token_endpoint_auth_method private_key_jwt' }]
+      : [];
+  }
+  const problems: { path: (string | number)[]; message: string }[] = [];
+  if (client.client_secret || client.client_secret_env)
+    problems.push({ path: ['client_secret'], message: 'a private_key_jwt client has no secret: remove client_secret / client_secret_env' });
+  if (Boolean(client.jwks) === Boolean(client.jwks_uri))
+    problems.push({ path: ['jwks'], message: 'private_key_jwt needs the public keys: exactly one of jwks or jwks_uri' });
+  client.jwks?.keys.forEach((jwk, index) => {
+    const problem = publicJwkProblem(jwk);
+    if (problem) problems.push({ path: ['jwks', 'keys', index], message: `jwks.keys[${index}] ${problem}` });
+  });
+  return problems;
+}
 
 async function readStructured(file: string, variable: string): Promise<unknown> {
   let text: string;
@@ -105,10 +139,12 @@ export interface StaticClients {
   introspectors: Set<string>;
   /** Client id → the resources whose access tokens it may exchange for upstream tokens. */
   exchangers: Map<string, string[]>;
+  /** The private_key_jwt clients' `jwks_uri`s, normalised: the operator's URLs, fetched without the address guard. */
+  keyUrls: Set<string>;
 }
 
 export async function loadStaticClients(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<StaticClients> {
-  if (!config.clientsFile) return { metadata: [], introspectors: new Set(), exchangers: new Map() };
+  if (!config.clientsFile) return { metadata: [], introspectors: new Set(), exchangers: new Map(), keyUrls: new Set() };
   const parsed = clientsSchema.safeParse(await readStructured(config.clientsFile, 'CLIENTS_FILE'));
   if (!parsed.success) throw explain('CLIENTS_FILE', config.clientsFile, parsed.error);
   const introspectors = new Set<string>();
@@ -129,7 +165,8 @@ export async function loadStaticClients(config: Config, env: NodeJS.ProcessEnv =
     }
     return { response_types: client.grant_types.includes('authorization_code') ? ['code'] : [], ...client };
   });
-  return { metadata, introspectors, exchangers };
+  const keyUrls = new Set(parsed.data.clients.flatMap((client) => (client.jwks_uri ? [new URL(client.jwks_uri).href] : [])));
+  return { metadata, introspectors, exchangers, keyUrls };
 }
 
 /**

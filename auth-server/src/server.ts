@@ -57,7 +57,10 @@ export async function startAuthServer(config: Config, options: StartOptions = {}
     const clients = await loadStaticClients(config, options.env);
     const assertionIssuers = await loadAssertionIssuers(config, clients, resources);
     const accounts = new AccountStore(storage.adapter('Account'));
-    const fetch = countDocumentFetches(clientUrlFetch({ allowLoopback: config.cimd.allowLoopback, ca: options.cimdCa, logger }), metrics);
+    const fetch = countDocumentFetches(
+      clientUrlFetch({ allowLoopback: config.cimd.allowLoopback, ca: options.cimdCa, logger, operatorUrls: clients.keyUrls }),
+      metrics,
+    );
     if (config.cimd.allowLoopback) logger.warn('CIMD_ALLOW_LOOPBACK is on: client metadata documents on loopback hosts are fetched (development only)');
 
     const upstream = new UpstreamIdp({ ...config.idp });

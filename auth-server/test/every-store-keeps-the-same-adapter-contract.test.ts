@@ -1,7 +1,8 @@
 /**
  * One adapter contract, three backends: the same assertions run against the in-process
  * store, a SQLite file and a real Redis, so they cannot drift apart. Single-use codes and
- * rotated refresh tokens, grant families, the refresh reuse window, expiry, accounts.
+ * rotated refresh tokens, grant families, the refresh reuse window, expiry, accounts, and the
+ * replay records of client assertions and DPoP proofs (created at most once).
  *
  * The clock is moved, never waited for: Date is faked (the adapters stamp consumption and
  * expiry with it) and, for Redis, whose expiry runs on the server's own clock, every key's
@@ -17,8 +18,10 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Adapter } from 'oidc-provider';
 import { AccountStore } from '../src/accounts.ts';
 import { createStorage, type Storage } from '../src/adapters/index.ts';
+import type { CreatesIfAbsent } from '../src/adapters/replay-detection.ts';
 import type { StoreChoice } from '../src/config.ts';
 import { obtainAccessToken, tokenRequest } from '../../test-support/oauth-flow.ts';
 import { startRedis, type TestRedis } from '../../test-support/redis.ts';
@@ -211,6 +214,29 @@ describe.each(backends)('the $name store', (backend) => {
     const ids = await family(lenient);
     await lenient.adapter('AuthorizationCode').consume(ids.code);
     await expect(lenient.adapter('AuthorizationCode').consume(ids.code)).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('keeps a replay record (ReplayDetection) once: of simultaneous writers on one store exactly one creates it, again only after it expired', async () => {
+    const choice = backend.choice();
+    const one = await open(0, choice);
+    // Two instances on one SQLite file or Redis; the memory store is one process's own.
+    const two = backend.name === 'memory' ? one : await open(0, choice);
+    try {
+      const replays = (on: Storage) => on.adapter('ReplayDetection') as Adapter & CreatesIfAbsent;
+      const id = randomUUID();
+      const record = { jti: id, kind: 'ReplayDetection', iss: 'client' };
+      const created = await Promise.all([one, two, one, two].map((on) => replays(on).createIfAbsent(id, record, 30)));
+      expect(created.filter(Boolean)).toHaveLength(1);
+      expect(await replays(two).find(id)).toEqual(record);
+      await advance(29);
+      expect(await replays(one).createIfAbsent(id, record, 30)).toBe(false);
+      await advance(2);
+      expect(await replays(one).find(id)).toBeUndefined();
+      expect(await replays(two).createIfAbsent(id, record, 30)).toBe(true);
+    } finally {
+      if (two !== one) await two.close();
+      await one.close();
+    }
   });
 
   it('revokes by grant id every record issued under the grant and nothing else', async () => {

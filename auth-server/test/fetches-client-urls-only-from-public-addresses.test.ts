@@ -2,9 +2,10 @@
  * Every URL the auth server fetches because a client named it goes through one guard: the
  * host is resolved and a non-public address is refused before any connection (so a port scan
  * through registration learns nothing), the connection is pinned to the checked address, and
- * redirects are not followed. Metadata fields whose feature this stack does not offer
- * (sector_identifier_uri, jwks_uri) are refused at registration, even with the development
- * switch that lets metadata documents on loopback through.
+ * redirects are not followed. Metadata fields that would make the server fetch a URL a
+ * self-registered client chose (sector_identifier_uri; jwks_uri, where such a client
+ * registers its keys inline) are refused at registration, even with the development switch
+ * that lets metadata documents on loopback through.
  */
 import { once } from 'node:events';
 import { createServer as createHttpServer, type Server } from 'node:http';

@@ -1,6 +1,7 @@
 import type { Adapter } from 'oidc-provider';
 
-const METHODS = ['upsert', 'find', 'findByUid', 'findByUserCode', 'consume', 'destroy', 'revokeByGrantId'] as const;
+// createIfAbsent is this project's own (replay-detection.ts), beside oidc-provider's methods.
+const METHODS = ['upsert', 'find', 'findByUid', 'findByUserCode', 'consume', 'destroy', 'revokeByGrantId', 'createIfAbsent'] as const;
 
 export type AdapterMethod = (typeof METHODS)[number];
 type Call = (...args: unknown[]) => Promise<unknown>;
@@ -13,7 +14,7 @@ type Call = (...args: unknown[]) => Promise<unknown>;
 export function decorateAdapter(adapter: Adapter, wrap: (method: AdapterMethod, call: Call) => Call): Adapter {
   const decorated: Record<string, Call> = {};
   for (const method of METHODS) {
-    const original = (adapter[method] as Call | undefined)?.bind(adapter);
+    const original = (adapter as unknown as Record<AdapterMethod, Call | undefined>)[method]?.bind(adapter);
     if (original) decorated[method] = wrap(method, original);
   }
   return decorated as unknown as Adapter;

@@ -77,6 +77,14 @@ export class MemoryAdapter implements Adapter {
     if (payload.userCode) this.#store.indexes.set(`userCode:${this.#name}:${payload.userCode}`, id);
   }
 
+  /** Writes a record of no grant (a replay record) unless a live one has this id; true when it wrote (replay-detection.ts). */
+  async createIfAbsent(id: string, payload: AdapterPayload, expiresIn: number) {
+    // Check and set in one synchronous step: upsert writes before its first await.
+    if (this.#store.get(this.#key(id))) return false;
+    await this.upsert(id, payload, expiresIn);
+    return true;
+  }
+
   async find(id: string) {
     const entry = this.#store.get(this.#key(id));
     if (!entry) return undefined;

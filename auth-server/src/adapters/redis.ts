@@ -37,6 +37,13 @@ if ttl == -1 then return 0 end
 if ttl < tonumber(ARGV[1]) then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return 1`;
 
+/** Writes a record's hash unless the key exists; 1 when it wrote. One key, so one slot on a cluster. */
+const CREATE_IF_ABSENT = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'payload', ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1`;
+
 export class RedisAdapter implements Adapter {
   readonly #name: string;
   readonly #redis: RedisClient;
@@ -91,6 +98,11 @@ export class RedisAdapter implements Adapter {
       return;
     }
     for (const step of steps) await step(this.#redis.multi()).exec();
+  }
+
+  /** Writes a record of no grant (a replay record) unless a live one has this id; true when it wrote (replay-detection.ts). */
+  async createIfAbsent(id: string, payload: AdapterPayload, expiresIn: number) {
+    return ((await this.#redis.eval(CREATE_IF_ABSENT, 1, this.#key(id), JSON.stringify(payload), expiresIn)) as number) === 1;
   }
 
   async find(id: string) {

@@ -56,6 +56,7 @@ export class SqliteStore {
   readonly #timer: NodeJS.Timeout;
   readonly statements: Record<
     | 'upsert'
+    | 'createIfAbsent'
     | 'list'
     | 'publishRevokedGrant'
     | 'pruneRevokedGrants'
@@ -82,6 +83,13 @@ export class SqliteStore {
         VALUES (:model, :id, :payload, :grantId, :uid, :userCode, :expiresAt, NULL)
         ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
           user_code = excluded.user_code, expires_at = excluded.expires_at, consumed_at = NULL`),
+      // One statement, so one write: of two connections claiming the same id, one changes a row.
+      // An expired row not yet swept counts as absent.
+      createIfAbsent: db.prepare(`
+        INSERT INTO oidc_records (model, id, payload, expires_at) VALUES (:model, :id, :payload, :expiresAt)
+        ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = NULL, uid = NULL, user_code = NULL,
+          expires_at = excluded.expires_at, consumed_at = NULL
+        WHERE oidc_records.expires_at IS NOT NULL AND oidc_records.expires_at <= :now`),
       find: db.prepare(`SELECT payload, consumed_at FROM oidc_records WHERE model = :model AND id = :id AND ${LIVE}`),
       list: db.prepare(`SELECT id, payload FROM oidc_records WHERE model = :model AND ${LIVE} ORDER BY id`),
       publishRevokedGrant: db.prepare(
@@ -170,6 +178,19 @@ class SqliteAdapter implements Adapter {
       userCode: payload.userCode ?? null,
       expiresAt: expiresIn ? now() + expiresIn : null,
     });
+  }
+
+  /** Writes a record of no grant (a replay record) unless a live one has this id; true when it wrote (replay-detection.ts). */
+  async createIfAbsent(id: string, payload: AdapterPayload, expiresIn: number) {
+    const at = now();
+    const { changes } = this.#store.statements.createIfAbsent.run({
+      model: this.#model,
+      id,
+      payload: JSON.stringify(payload),
+      expiresAt: at + expiresIn,
+      now: at,
+    });
+    return Number(changes) === 1;
   }
 
   async find(id: string) {

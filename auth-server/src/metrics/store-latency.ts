@@ -1,7 +1,7 @@
 import type { Adapter, AdapterFactory } from 'oidc-provider';
 import type { AuthMetrics } from './registry.ts';
 
-const OPERATIONS = ['upsert', 'find', 'findByUid', 'findByUserCode', 'consume', 'destroy', 'revokeByGrantId'] as const;
+const OPERATIONS = ['upsert', 'find', 'findByUid', 'findByUserCode', 'consume', 'destroy', 'revokeByGrantId', 'createIfAbsent'] as const;
 
 /** Every adapter call timed into the store latency histogram; what it returns or throws is unchanged. */
 export function timedAdapters(factory: AdapterFactory, backend: string, metrics: AuthMetrics): AdapterFactory {
@@ -12,7 +12,7 @@ export function timedAdapters(factory: AdapterFactory, backend: string, metrics:
       const inner = factory(name);
       adapter = Object.create(inner) as Adapter;
       for (const operation of OPERATIONS) {
-        const original = (inner[operation] as ((...args: unknown[]) => Promise<unknown>) | undefined)?.bind(inner);
+        const original = (inner as unknown as Record<string, ((...args: unknown[]) => Promise<unknown>) | undefined>)[operation]?.bind(inner);
         if (!original) continue;
         (adapter as unknown as Record<string, unknown>)[operation] = async (...args: unknown[]) => {
           const end = metrics.storeLatency.startTimer({ backend, operation });

@@ -5,9 +5,9 @@ import type { Logger } from '../log.ts';
 import { outboundVerdict } from './network.ts';
 
 /**
- * Every URL oidc-provider fetches comes from a client: a Client ID Metadata Document, a
- * `jwks_uri`, a `sector_identifier_uri`. All of them go through `clientUrlFetch`, the
- * provider's one `fetch`:
+ * Every URL oidc-provider fetches comes from a client — a Client ID Metadata Document, a
+ * `jwks_uri`, a `sector_identifier_uri` — except the `jwks_uri`s the operator wrote in
+ * CLIENTS_FILE. All of them go through `clientUrlFetch`, the provider's one `fetch`:
  *
  * - the host is resolved first and the request refused when any address is loopback,
  *   private, link-local, metadata-service or otherwise non-public — no connection to such
@@ -16,30 +16,40 @@ import { outboundVerdict } from './network.ts';
  * - the connection is pinned to the address that was checked, so a second DNS answer
  *   cannot swap in another one, and redirects are never followed;
  * - CIMD_ALLOW_LOOPBACK (development) lets loopback hosts through; `ca` adds trusted
- *   certificates (tests, private PKI).
+ *   certificates (tests, private PKI);
+ * - `operatorUrls` (CLIENTS_FILE `jwks_uri`s, compared as normalised URLs) skip the address
+ *   check: the operator chose them, and a key service on the private network is normal. They
+ *   are still fetched without following redirects. A client naming one of them gets nothing
+ *   it could not already get: that URL's public keys.
  *
- * The fields whose fetch this stack has no use for are refused at registration as well
- * (policies/client-metadata.ts).
+ * The fields whose fetch this stack has no use for are refused at registration as well:
+ * `sector_identifier_uri` from every client, `jwks_uri` from self-registered ones
+ * (policies/client-registration.ts).
  */
 export interface OutboundOptions {
   allowLoopback: boolean;
   ca?: string | undefined;
   logger: Logger;
+  operatorUrls?: ReadonlySet<string>;
 }
 
 export function clientUrlFetch(options: OutboundOptions): NonNullable<Configuration['fetch']> {
   return async (url, init) => {
     const target = new URL(url);
-    const verdict = await outboundVerdict(target, options);
-    if (!verdict.allowed) {
-      options.logger.info({ host: target.host, reason: verdict.reason }, 'outbound request refused');
-      throw new Error(`${target.host} was not contacted: ${verdict.reason}`);
+    let pinned: string | undefined;
+    if (!options.operatorUrls?.has(target.href)) {
+      const verdict = await outboundVerdict(target, options);
+      if (!verdict.allowed) {
+        options.logger.info({ host: target.host, reason: verdict.reason }, 'outbound request refused');
+        throw new Error(`${target.host} was not contacted: ${verdict.reason}`);
+      }
+      pinned = verdict.addresses[0]!;
     }
-    const address = verdict.addresses[0]!;
+    const address = pinned;
     const dispatcher = new Agent({
       connect: {
         ...(options.ca ? { ca: options.ca } : {}),
-        lookup: (_hostname, _options, callback) => callback(null, [{ address, family: address.includes(':') ? 6 : 4 }]),
+        ...(address ? { lookup: (_hostname, _options, callback) => callback(null, [{ address, family: address.includes(':') ? 6 : 4 }]) } : {}),
       },
     });
     try {
