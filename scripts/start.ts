@@ -22,6 +22,18 @@ const tokenExchangeEnv = {
   TOKEN_EXCHANGE_CLIENT_ID: process.env.TOKEN_EXCHANGE_CLIENT_ID ?? 'mcp-resource-server',
   TOKEN_EXCHANGE_CLIENT_SECRET: resourceServerClientSecret,
 };
+// Enterprise-managed authorization (ID-JAG) with dev-idp as the enterprise IdP: the CLI's
+// confidential client at the auth server (auth-server/clients.yaml) redeems the ID-JAGs dev-idp
+// issues (auth-server/enterprise-idps.yaml). Its secret is generated per run unless pinned, and
+// printed below: the CLI needs it. Left out when CLIENTS_FILE is the developer's own.
+const enterpriseClientSecret = process.env.ENTERPRISE_CLIENT_SECRET ?? randomBytes(24).toString('base64url');
+const enterpriseEnv: Record<string, string> =
+  process.env.CLIENTS_FILE && !process.env.ENTERPRISE_IDPS_FILE
+    ? {}
+    : {
+        ENTERPRISE_CLIENT_SECRET: enterpriseClientSecret,
+        ENTERPRISE_IDPS_FILE: process.env.ENTERPRISE_IDPS_FILE ?? resolve(root, 'auth-server', 'enterprise-idps.yaml'),
+      };
 
 const services = [
   { name: 'dev-idp', color: 35, health: 'http://127.0.0.1:5556/dex/.well-known/openid-configuration' },
@@ -61,7 +73,7 @@ process.on('SIGTERM', () => stop(0));
 function launch(service: (typeof services)[number]) {
   const child = spawn(process.execPath, ['src/main.ts'], {
     cwd: resolve(root, service.name),
-    env: { ...process.env, IDP_CLIENT_SECRET: idpClientSecret, ...tokenExchangeEnv },
+    env: { ...process.env, IDP_CLIENT_SECRET: idpClientSecret, ...tokenExchangeEnv, ...enterpriseEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
@@ -82,6 +94,15 @@ function stateLine(env = process.env): string {
   if (store === 'redis') return 'State is kept in Redis (REDIS_URL): it survives Ctrl-C.';
   if (env.SQLITE_PATH) return `State is kept in the SQLite file ${env.SQLITE_PATH}: it survives Ctrl-C.`;
   return 'State is kept in SQLite files under auth-server/.data/ and resource-server/.data/: it survives Ctrl-C.';
+}
+
+/** How to sign in the enterprise way, when pnpm start set it up. */
+function enterpriseLine(): string {
+  if (!enterpriseEnv.ENTERPRISE_IDPS_FILE) return '';
+  const secret = process.env.ENTERPRISE_CLIENT_SECRET ? 'the secret in ENTERPRISE_CLIENT_SECRET' : `secret ${enterpriseClientSecret} (generated for this run)`;
+  return `  Enterprise sign-in (ID-JAG, dev-idp as the enterprise IdP): dev-idp client mcp-client-enterprise,
+  then auth server client mcp-enterprise-client, ${secret}.
+`;
 }
 
 async function waitFor(url: string) {
@@ -110,7 +131,7 @@ try {
 
   Sign in as alice@example.com or bob@example.com, password "password".
   ${stateLine()}
-
+${enterpriseLine()}
   Try it:   pnpm client login http://localhost:3000/mcp
             pnpm client call http://localhost:3000/mcp whoami
   Ctrl-C stops all three.

@@ -14,12 +14,14 @@
  */
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 import { loadAssertionIssuers, loadResources, loadStaticClients } from '../src/registry.ts';
+import { loadConfig as loadDevIdpConfig } from '../../dev-idp/src/config.ts';
+import { loadDexConfig } from '../../dev-idp/src/dex-config.ts';
 import { callTool } from '../../resource-server/test/helpers.ts';
 import { startAssertionIssuer, type AssertionIssuer } from '../../test-support/assertion-issuer.ts';
 import { JWT_BEARER, redeemAssertion, requestIdJag, signInAtIdp } from '../../test-support/enterprise-sign-in.ts';
@@ -432,6 +434,27 @@ describe('ENTERPRISE_IDPS_FILE and WORKLOAD_ISSUERS_FILE at start-up', () => {
     ],
   ])('stops start-up on %s, naming the file and the path', async (_name, files, message) => {
     await expect(load(files)).rejects.toThrow(message);
+  });
+
+  it('pnpm start’s files trust dev-idp, at its published keys, for the client dev-idp names, at the issuer dev-idp issues for', async () => {
+    const root = resolve(import.meta.dirname, '..', '..');
+    const config = loadConfig({
+      IDP_CLIENT_SECRET: 'x',
+      CLIENTS_FILE: resolve(root, 'auth-server', 'clients.yaml'),
+      ENTERPRISE_IDPS_FILE: resolve(root, 'auth-server', 'enterprise-idps.yaml'),
+    });
+    const staticClients = await loadStaticClients(config, {
+      RESOURCE_SERVER_CLIENT_SECRET: 'resource-server-secret',
+      ENTERPRISE_CLIENT_SECRET: 'enterprise-secret',
+    });
+    const issuers = await loadAssertionIssuers(config, staticClients, await loadResources(config));
+    const devIdp = loadDevIdpConfig({});
+    const dex = await loadDexConfig(devIdp.dexConfigPath, { IDP_CLIENT_SECRET: 'x' });
+    expect(devIdp.idJag.audience).toBe(config.issuer);
+    expect(issuers).toEqual({
+      enterpriseIdps: [{ issuer: dex.issuer, jwksUri: `${dex.issuer}/keys`, clients: Object.values(devIdp.idJag.clients) }],
+      workloadIssuers: [],
+    });
   });
 
   it('lets a public CLIENTS_FILE client hold the jwt-bearer grant, and still no grant without a user besides it', async () => {
