@@ -15,7 +15,8 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { randomUUID } from 'node:crypto';
+import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
@@ -29,6 +30,8 @@ import { DEMO_USERS, startStack, type Stack } from '../../test-support/stack.ts'
 
 const ENTERPRISE = { id: 'mcp-enterprise-client', secret: 'enterprise-client-secret-0123456789' };
 const SECOND = { id: 'second-enterprise-client', secret: 'second-enterprise-secret-0123456789' };
+/** Authenticates with private_key_jwt (RFC 7523 §2.2): an ID-JAG client needs client authentication of some kind, not a secret. */
+const KEYED = { id: 'keyed-enterprise-client', kid: 'keyed-2026-12' };
 const WORKLOAD = 'reporting-workload';
 const WORKLOAD_SUBJECT = 'system:serviceaccount:mcp:reporter';
 const ALICE_SUB = '0a1f5d8e-6c1b-4d3a-9a57-3f6f2f2f0a11';
@@ -39,22 +42,27 @@ let kubernetesApiServer: AssertionIssuer;
 let forgingIdp: AssertionIssuer;
 let stranger: AssertionIssuer;
 let aliceIdToken: string;
+let keyedClientKey: CryptoKey;
 const assertionsUsed: string[] = [];
 const logLines: string[] = [];
 
 beforeAll(async () => {
   [kubernetesApiServer, forgingIdp, stranger] = await Promise.all([startAssertionIssuer(), startAssertionIssuer(), startAssertionIssuer()]);
+  const keyPair = await generateKeyPair('ES256');
+  keyedClientKey = keyPair.privateKey;
+  const keyedClientJwk = { ...(await exportJWK(keyPair.publicKey)), kid: KEYED.kid, use: 'sig' };
   stack = await startStack({
     tokenExchange: true,
     extraResourcePaths: ['/another-mcp'],
     extraClients: [
       { client_id: ENTERPRISE.id, client_secret: ENTERPRISE.secret, grant_types: [JWT_BEARER] },
       { client_id: SECOND.id, client_secret: SECOND.secret, grant_types: [JWT_BEARER] },
+      { client_id: KEYED.id, token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [keyedClientJwk] }, grant_types: [JWT_BEARER] },
       // Public: the workload's own token is its credential.
       { client_id: WORKLOAD, token_endpoint_auth_method: 'none', grant_types: [JWT_BEARER] },
     ],
     enterpriseClients: { 'mcp-client-enterprise': ENTERPRISE.id, 'second-enterprise-app': SECOND.id },
-    extraEnterpriseIdps: [{ issuer: forgingIdp.issuer, jwks_uri: forgingIdp.jwksUri, clients: [ENTERPRISE.id] }],
+    extraEnterpriseIdps: [{ issuer: forgingIdp.issuer, jwks_uri: forgingIdp.jwksUri, clients: [ENTERPRISE.id, KEYED.id] }],
     workloadIssuers: [
       {
         issuer: kubernetesApiServer.issuer,
@@ -209,6 +217,33 @@ describe('enterprise-managed authorization (ID-JAG)', () => {
     );
     expect(await redeem(await forged({ jti: null }))).toEqual(refusal(400, 'invalid_grant', 'the ID-JAG has no jti claim'));
     expect(await redeem(await forged({ client_id: null }))).toEqual(refusal(400, 'invalid_grant', 'the ID-JAG has no client_id claim'));
+  });
+
+  it('redeems an ID-JAG for a client that authenticates with private_key_jwt', async () => {
+    const clientAssertion = await new SignJWT({})
+      .setProtectedHeader({ alg: 'ES256', kid: KEYED.kid })
+      .setIssuer(KEYED.id)
+      .setSubject(KEYED.id)
+      .setAudience(stack.authServerIssuer)
+      .setIssuedAt()
+      .setExpirationTime('60s')
+      .setJti(randomUUID())
+      .sign(keyedClientKey);
+    const assertion = await forged({ client_id: KEYED.id, scope: 'mcp:tools' });
+    assertionsUsed.push(assertion, clientAssertion);
+    const response = await fetch(`${stack.authServerIssuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: JWT_BEARER,
+        assertion,
+        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+        client_assertion: clientAssertion,
+      }),
+    });
+    expect(response.status).toBe(200);
+    const token = ((await response.json()) as { access_token: string }).access_token;
+    expect(decodeJwt(token)).toMatchObject({ client_id: KEYED.id, scope: 'mcp:tools', aud: stack.mcpUrl });
   });
 
   it('refuses dev-idp’s ID token itself: it is not an ID-JAG (typ)', async () => {
