@@ -36,6 +36,8 @@ const WORKLOAD = 'reporting-workload';
 const WORKLOAD_SUBJECT = 'system:serviceaccount:mcp:reporter';
 const ALICE_SUB = '0a1f5d8e-6c1b-4d3a-9a57-3f6f2f2f0a11';
 const ID_JAG_TYP = 'oauth-id-jag+jwt';
+/** A trusted IdP whose keys cannot be fetched: nothing listens on port 1. */
+const UNREACHABLE_IDP = 'https://unreachable-idp.example';
 
 let stack: Stack;
 let kubernetesApiServer: AssertionIssuer;
@@ -62,7 +64,10 @@ beforeAll(async () => {
       { client_id: WORKLOAD, token_endpoint_auth_method: 'none', grant_types: [JWT_BEARER] },
     ],
     enterpriseClients: { 'mcp-client-enterprise': ENTERPRISE.id, 'second-enterprise-app': SECOND.id },
-    extraEnterpriseIdps: [{ issuer: forgingIdp.issuer, jwks_uri: forgingIdp.jwksUri, clients: [ENTERPRISE.id, KEYED.id] }],
+    extraEnterpriseIdps: [
+      { issuer: forgingIdp.issuer, jwks_uri: forgingIdp.jwksUri, clients: [ENTERPRISE.id, KEYED.id] },
+      { issuer: UNREACHABLE_IDP, jwks_uri: 'http://127.0.0.1:1/keys', clients: [ENTERPRISE.id] },
+    ],
     workloadIssuers: [
       {
         issuer: kubernetesApiServer.issuer,
@@ -268,6 +273,17 @@ describe('enterprise-managed authorization (ID-JAG)', () => {
       refusal(400, 'invalid_grant', `the ID-JAG's signature does not verify with the keys ${forgingIdp.issuer} publishes`),
     );
     expect(await redeem('not.a.jwt')).toEqual(refusal(400, 'invalid_grant', 'assertion is not a signed JWT (RFC 7523 §2.1)'));
+  });
+
+  it('answers 503 when a trusted IdP’s keys cannot be fetched, and logs why', async () => {
+    const assertion = await stranger.sign(
+      { iss: UNREACHABLE_IDP, sub: 'dave', aud: stack.authServerIssuer, client_id: ENTERPRISE.id, resource: stack.mcpUrl },
+      { typ: ID_JAG_TYP },
+    );
+    expect(await redeem(assertion)).toEqual(
+      refusal(503, 'temporarily_unavailable', `the keys of ${UNREACHABLE_IDP} cannot be fetched right now; try again shortly`),
+    );
+    expect(logLines.join('\n')).toContain('cannot be fetched');
   });
 
   it('refuses a client that fails authentication, one not listed for the IdP, and one without the grant', async () => {

@@ -91,19 +91,17 @@ function refusal(error: unknown, { what, issuer, audience }: VerifyOptions): Err
   }
   if (error instanceof joseErrors.JWSInvalid || error instanceof joseErrors.JWTInvalid) return invalidGrant(`${what} is not a valid signed JWT`);
   // Timeout, unreachable, not a key set: the issuer's side, not the client's.
-  return keysUnavailable(issuer, error);
+  return new IssuerKeysUnavailable(issuer, error);
 }
 
 /** 503 temporarily_unavailable, exposed to the client (oidc-provider hides unexposed errors as server_error). */
 export class IssuerKeysUnavailable extends errors.OIDCProviderError {
   override error_description: string;
+  readonly issuer: string;
   constructor(issuer: string, cause: unknown) {
     super(503, 'temporarily_unavailable', { cause });
+    this.issuer = issuer;
     this.error_description = `the keys of ${issuer} cannot be fetched right now; try again shortly`;
     this.expose = true;
   }
-}
-
-function keysUnavailable(issuer: string, cause: unknown) {
-  return new IssuerKeysUnavailable(issuer, cause);
 }

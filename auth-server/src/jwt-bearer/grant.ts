@@ -4,7 +4,7 @@ import type { Logger } from '../log.ts';
 import { canonicalResource, type resourcePolicy } from '../policies/resources.ts';
 import { invalidGrant } from '../token-exchange/subject-token.ts';
 import { issueMachineToken, issueUserToken, type Issue } from './access-token.ts';
-import { peek, quote } from './assertions.ts';
+import { IssuerKeysUnavailable, peek, quote } from './assertions.ts';
 import type { EnterpriseAccounts } from './enterprise-accounts.ts';
 import { ID_JAG_TYP, JWT_BEARER } from './grant-type.ts';
 import { verifyIdJag, type IdJag } from './id-jag.ts';
@@ -45,7 +45,22 @@ export interface JwtBearerDeps {
 type Params = Record<string, string | undefined>;
 
 export function registerJwtBearer(provider: Provider, deps: JwtBearerDeps) {
-  provider.registerGrantType(JWT_BEARER, (ctx) => redeem(ctx, provider, deps), PARAMETERS);
+  provider.registerGrantType(
+    JWT_BEARER,
+    async (ctx) => {
+      try {
+        await redeem(ctx, provider, deps);
+      } catch (error) {
+        // The client sees that the issuer's keys are unavailable; the operator sees why.
+        if (error instanceof IssuerKeysUnavailable) {
+          const cause = error.cause as Error | undefined;
+          deps.logger.warn({ issuer: error.issuer, err: { type: cause?.name, message: cause?.message } }, 'jwt-bearer: an issuer’s keys cannot be fetched');
+        }
+        throw error;
+      }
+    },
+    PARAMETERS,
+  );
 }
 
 async function redeem(ctx: KoaContextWithOIDC, provider: Provider, deps: JwtBearerDeps) {
