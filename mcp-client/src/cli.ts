@@ -5,10 +5,12 @@
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/client';
+import { checkAssertionFiles, parseAssertionFlags } from './assertion-flags.ts';
 import { doctor } from './doctor.ts';
 import { CliError, usageError } from './errors.ts';
 import { parseServerUrl } from './flow/discover.ts';
 import { selectScope } from './flow/authorize.ts';
+import { clientAuthentication } from './flow/client-assertion.ts';
 import { DpopKeys } from './flow/dpop.ts';
 import { storedAuthorizationServer } from './flow/discovery.ts';
 import { MAX_STEP_UPS, discoverFor, login, withMcp } from './flow/login.ts';
@@ -51,11 +53,30 @@ Options:
   --client-secret <s>     its secret, if confidential (or set MCP_CLIENT_SECRET)
   --redirect-uri <uri>    the loopback redirect URI registered for --client-id (or listed in
                           the --client-metadata-url document), e.g. http://127.0.0.1:8976/callback;
-                          the callback listens exactly there
+                          the callback listens exactly there. With --enterprise-idp: the one
+                          registered for --idp-client-id
   --issuer <url>          the authorization server --client-id belongs to; the
                           credentials are never sent to any other
   --client-credentials    machine client: client_credentials grant with --client-id and
-                          --client-secret, no browser
+                          --client-secret or --client-key, no browser
+  --client-key <file>     authenticate --client-id with private_key_jwt (RFC 7523): its private
+                          key as a JWK or PEM (PKCS#8, EC or RSA); the alg follows from the key
+                          (P-256 ES256, RSA RS256, Ed25519 EdDSA). Instead of a secret, for every
+                          token request of that client; only the file's path is stored
+  --client-key-alg <alg>  sign with this algorithm instead (e.g. PS256 for an RSA key)
+  --workload-token-file <file>
+                          workload identity: redeem the JWT in <file> (e.g. a Kubernetes
+                          service-account token) with the JWT bearer grant, as --client-id;
+                          read again for every token; no browser, no retry after a refusal
+  --enterprise-idp <issuer>
+                          enterprise-managed authorization: sign in at this IdP (browser),
+                          exchange the ID token there for an ID-JAG (RFC 8693) for the MCP
+                          server's authorization server, redeem it with the JWT bearer grant
+                          as --client-id (with its secret or --client-key)
+  --idp-client-id <id>    mcp-client's client at the enterprise IdP
+  --idp-client-secret <s> its secret, if confidential (or set MCP_IDP_CLIENT_SECRET)
+  --id-token-file <file>  an ID token the IdP issued to --idp-client-id: exchanged instead of
+                          signing in
   --max-step-ups <n>      re-authorizations on 403 insufficient_scope (default ${MAX_STEP_UPS})
   --new-client            register a new client even if one is stored for the AS
   --no-dpop               Bearer tokens only. By default tokens are DPoP-bound (RFC 9449)
@@ -68,6 +89,7 @@ Environment:
   MCP_CLIENT_CONFIG_DIR   where credentials are stored (default $XDG_CONFIG_HOME/mcp-client
                           or ~/.config/mcp-client); one 0600 JSON file per authorization server
   MCP_CLIENT_SECRET       client secret for --client-id (keeps it off the command line)
+  MCP_IDP_CLIENT_SECRET   client secret for --idp-client-id
   NO_COLOR                disable colours
 
 Exit status: 0 success; 1 failure (or a tool result with isError); 2 usage error.
@@ -104,6 +126,13 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
         'client-metadata-url': { type: 'string' },
         issuer: { type: 'string' },
         'client-credentials': { type: 'boolean', default: false },
+        'client-key': { type: 'string' },
+        'client-key-alg': { type: 'string' },
+        'workload-token-file': { type: 'string' },
+        'enterprise-idp': { type: 'string' },
+        'idp-client-id': { type: 'string' },
+        'idp-client-secret': { type: 'string' },
+        'id-token-file': { type: 'string' },
         'max-step-ups': { type: 'string' },
         'new-client': { type: 'boolean', default: false },
         'no-dpop': { type: 'boolean', default: false },
@@ -134,11 +163,12 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
     throw usageError('--issuer names the authorization server of --client-id; pass --client-id too');
   if (values.issuer !== undefined && !URL.canParse(values.issuer))
     throw usageError(`--issuer must be the authorization server's issuer URL, got ${JSON.stringify(values.issuer)}`);
-  if (values['client-credentials'] && (!values['client-id'] || !clientSecret)) {
-    throw usageError('--client-credentials needs --client-id and a secret (--client-secret or MCP_CLIENT_SECRET)');
+  const machine = parseAssertionFlags(values, clientSecret, env);
+  if (values['client-credentials'] && (!values['client-id'] || (!clientSecret && !machine.clientKeyFile))) {
+    throw usageError('--client-credentials needs --client-id and a secret (--client-secret or MCP_CLIENT_SECRET) or --client-key');
   }
   const clientMetadataUrl = values['client-metadata-url'] === undefined ? undefined : checkClientMetadataUrl(values['client-metadata-url']);
-  if (values['redirect-uri'] !== undefined && values['client-id'] === undefined && clientMetadataUrl === undefined) {
+  if (values['redirect-uri'] !== undefined && values['client-id'] === undefined && clientMetadataUrl === undefined && !machine.enterprise) {
     throw usageError(
       '--redirect-uri names the redirect URI of --client-id or of the --client-metadata-url document; a dynamically registered client gets its own',
     );
@@ -159,11 +189,19 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv = proces
       timeoutMs: Math.round(timeoutSeconds * 1000),
       scope: values.scope,
       preRegistered: values['client-id']
-        ? { clientId: values['client-id'], ...(clientSecret ? { clientSecret } : {}), ...(values.issuer ? { issuer: values.issuer } : {}) }
+        ? {
+            clientId: values['client-id'],
+            ...(clientSecret ? { clientSecret } : {}),
+            ...(values.issuer ? { issuer: values.issuer } : {}),
+            ...(machine.clientKeyFile ? { clientKeyFile: machine.clientKeyFile } : {}),
+            ...(machine.clientKeyAlg ? { clientKeyAlg: machine.clientKeyAlg } : {}),
+          }
         : undefined,
       clientMetadataUrl,
       redirectUri,
       clientCredentials: values['client-credentials'],
+      workloadTokenFile: machine.workloadTokenFile,
+      enterprise: machine.enterprise,
       maxStepUps,
       newClient: values['new-client'],
       noDpop: values['no-dpop'],
@@ -338,6 +376,7 @@ async function cmdLogout(options: FlowOptions, url: URL): Promise<number> {
       );
     } else {
       const client = clientInformation(found.client);
+      const clientAuth = await clientAuthentication(found.issuer, found.client, trace, as.metadata);
       const statuses: Record<string, number> = {};
       // Refresh token first: revoking it typically ends the whole grant (RFC 7009 §2.1).
       if (found.entry.tokens.refresh_token) {
@@ -347,10 +386,19 @@ async function cmdLogout(options: FlowOptions, url: URL): Promise<number> {
           client,
           token: found.entry.tokens.refresh_token,
           hint: 'refresh_token',
+          clientAuth,
           trace,
         });
       }
-      statuses['accessToken'] = await revoke({ endpoint, metadata: as.metadata, client, token: found.entry.tokens.access_token, hint: 'access_token', trace });
+      statuses['accessToken'] = await revoke({
+        endpoint,
+        metadata: as.metadata,
+        client,
+        token: found.entry.tokens.access_token,
+        hint: 'access_token',
+        clientAuth,
+        trace,
+      });
       revoked = Object.values(statuses).every((s) => s === 200);
       trace.step(
         'revocation',
@@ -391,6 +439,7 @@ export async function main(argv: string[], io: { stdout?: Writable; stderr?: Wri
       trace.stdout.write(USAGE);
       return parsed.help || parsed.command === 'help' ? 0 : 2;
     }
+    if (parsed.command !== 'doctor') await checkAssertionFiles(parsed.flow, trace);
     const store = new Store();
     const options: FlowOptions = { ...parsed.flow, trace, store, dpop: new DpopKeys(store, trace, parsed.flow.noDpop) };
     switch (parsed.command) {

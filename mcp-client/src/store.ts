@@ -29,6 +29,10 @@ const ClientSchema = z.object({
   /** RFC 7592, when the AS offers it: where and with what the registration can be updated. */
   registration_client_uri: z.string().optional(),
   registration_access_token: z.string().optional(),
+  /** private_key_jwt (--client-key): the absolute path of the private key file, read again to sign each run (the key itself is never stored). */
+  client_key_file: z.string().optional(),
+  /** --client-key-alg, when given: the algorithm to sign with instead of the key's own. */
+  client_key_alg: z.string().optional(),
   /** How we got it: dynamic registration, a Client ID Metadata Document URL, or flags. */
   source: z.enum(['dcr', 'cimd', 'pre-registered']),
   /** ISO time of registration / first use. */
@@ -53,8 +57,12 @@ const ResourceEntrySchema = z.object({
   server_url: z.string(),
   /** Where the protected resource metadata was found. */
   resource_metadata_url: z.string().optional(),
-  /** How the tokens were obtained; client_credentials tokens are re-requested, never refreshed by a user. */
-  grant: z.enum(['authorization_code', 'client_credentials']).optional(),
+  /** How the tokens were obtained; client_credentials and jwt-bearer tokens are re-requested, never refreshed by a user. */
+  grant: z.enum(['authorization_code', 'client_credentials', 'jwt-bearer']).optional(),
+  /** jwt-bearer with a workload's token (--workload-token-file): the file, read again for each new token (platforms rotate it). */
+  workload_token_file: z.string().optional(),
+  /** jwt-bearer with an ID-JAG (--enterprise-idp): the enterprise IdP it came from; a new token needs a new sign-in there. */
+  enterprise_idp: z.string().optional(),
   /** Found by 2025-03-26 discovery (no protected resource metadata): refresh and logout find the AS that way again. */
   discovery: z.literal('legacy-2025-03-26').optional(),
   /** false: the AS was not sent the resource parameter at login, so it is not sent on refresh either. */

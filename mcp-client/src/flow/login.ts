@@ -9,7 +9,7 @@
 import { computeScopeUnion, isStrictScopeSuperset } from '@modelcontextprotocol/client';
 import type { AuthorizationServerMetadata } from '@modelcontextprotocol/client';
 import { CliError } from '../errors.ts';
-import type { Store } from '../store.ts';
+import type { ResourceEntry, Store } from '../store.ts';
 import { since } from '../trace.ts';
 import type { Trace } from '../trace.ts';
 import { buildAuthorizationUrl, newState, openBrowser, selectScope } from './authorize.ts';
@@ -17,6 +17,12 @@ import type { Challenge } from './discover.ts';
 import { discover, storedAuthorizationServer, storedResourceParameter } from './discovery.ts';
 import type { Discovery } from './discovery.ts';
 import type { DpopKeys } from './dpop.ts';
+import { clientAuthentication } from './client-assertion.ts';
+import { enterpriseGrant } from './enterprise.ts';
+import type { EnterpriseOptions } from './enterprise.ts';
+import { renewalOptions } from './jwt-bearer.ts';
+import type { AssertionGrant } from './jwt-bearer.ts';
+import { workloadGrant } from './workload-grant.ts';
 import { ScopeRequired, TokenRejected, connect, listTools } from './mcp.ts';
 import type { McpSession } from './mcp.ts';
 import { clientInformation, ensureClient, machineClient } from './register.ts';
@@ -39,6 +45,10 @@ export interface FlowOptions {
   redirectUri?: string | undefined;
   /** --client-credentials: machine client, client_credentials grant, no browser. */
   clientCredentials?: boolean;
+  /** --workload-token-file: the JWT bearer grant with the workload's platform-issued JWT (workload-grant.ts). */
+  workloadTokenFile?: string | undefined;
+  /** --enterprise-idp: sign-in at the enterprise IdP, ID-JAG, JWT bearer grant (enterprise.ts). */
+  enterprise?: EnterpriseOptions | undefined;
   newClient?: boolean;
   maxStepUps?: number;
   /** --no-dpop: Bearer tokens even where the AS offers DPoP. */
@@ -55,7 +65,7 @@ export interface Access {
   tokenType: string;
   scope: string | undefined;
   hasRefreshToken: boolean;
-  via: 'stored' | 'refreshed' | 'login' | 'client_credentials';
+  via: 'stored' | 'refreshed' | 'login' | 'client_credentials' | 'jwt_bearer';
 }
 
 /**
@@ -88,7 +98,9 @@ export interface LoginFrom {
 
 /** Discovery for a login: from a challenge in hand, else probe (with the session fallback). */
 export function discoverFor(options: FlowOptions, serverUrl: URL, challenge?: Challenge): Promise<Discovery> {
-  return discover(serverUrl, options.trace, { challenge, sessionProbe, requirePkce: !options.clientCredentials });
+  // Only a browser login at the AS needs its authorization endpoint and PKCE.
+  const userLogin = !options.clientCredentials && !options.workloadTokenFile && !options.enterprise;
+  return discover(serverUrl, options.trace, { challenge, sessionProbe, requirePkce: userLogin });
 }
 
 /**
@@ -99,6 +111,8 @@ export async function login(options: FlowOptions, serverUrl: URL, from: LoginFro
   const { trace, store } = options;
   const d = from.discovered ?? (await discoverFor(options, serverUrl, from.challenge));
   if (options.clientCredentials) return clientCredentialsLogin(options, serverUrl, d, from.scope);
+  if (options.workloadTokenFile) return jwtBearerLogin(options, serverUrl, d, await workloadGrant(options, d, from.scope));
+  if (options.enterprise) return jwtBearerLogin(options, serverUrl, d, await enterpriseGrant(options, d, from.scope));
   const issuer = d.as.issuer;
   const metadata = d.as.metadata;
 
@@ -170,6 +184,7 @@ export async function login(options: FlowOptions, serverUrl: URL, from: LoginFro
 
   // Step 6: code exchange.
   const dpop = await options.dpop.forTokenRequest(issuer, metadata.dpop_signing_alg_values_supported, d);
+  const clientAuth = await clientAuthentication(issuer, (await store.read(issuer)).client, trace, metadata);
   start = performance.now();
   let tokens;
   try {
@@ -183,6 +198,7 @@ export async function login(options: FlowOptions, serverUrl: URL, from: LoginFro
       redirectUri: callback.redirectUri,
       resource: d.resourceParameter,
       dpop,
+      clientAuth,
       trace,
     });
   } catch (error) {
@@ -212,8 +228,9 @@ async function saveForResource(
   options: FlowOptions,
   serverUrl: URL,
   d: Discovery,
-  grant: 'authorization_code' | 'client_credentials',
+  grant: NonNullable<ResourceEntry['grant']>,
   tokens: ReturnType<typeof toStored>,
+  extra: Partial<ResourceEntry> = {},
 ): Promise<void> {
   const { store, trace } = options;
   await store.saveTokens(d.as.issuer, {
@@ -222,10 +239,26 @@ async function saveForResource(
     ...(d.prm?.url ? { resource_metadata_url: d.prm.url } : {}),
     grant,
     ...(d.mode === 'rfc9728' ? {} : { discovery: d.mode, resource_parameter: d.resourceParameter !== undefined }),
+    ...extra,
     tokens,
   });
   const cleared = await store.deleteTokensElsewhere(d.as.issuer, d.resource);
   if (cleared.length) trace.note(`${d.resource} is now protected by ${d.as.issuer}: forgot the tokens from ${cleared.join(', ')}`);
+}
+
+/** A token from the JWT bearer grant (a workload's JWT, or an ID-JAG), stored with where its next assertion comes from. */
+async function jwtBearerLogin(options: FlowOptions, serverUrl: URL, d: Discovery, grant: AssertionGrant): Promise<Access> {
+  const stored = toStored(grant.tokens, grant.scope);
+  await saveForResource(options, serverUrl, d, 'jwt-bearer', stored, grant.entry);
+  return {
+    issuer: d.as.issuer,
+    resource: d.resource,
+    accessToken: stored.access_token,
+    tokenType: stored.token_type,
+    scope: stored.scope,
+    hasRefreshToken: Boolean(stored.refresh_token),
+    via: 'jwt_bearer',
+  };
 }
 
 /** The client_credentials grant (machine clients): pre-registered confidential client, no user. */
@@ -247,12 +280,23 @@ async function clientCredentialsLogin(options: FlowOptions, serverUrl: URL, d: D
   if (!preRegistered) {
     const stored = (await store.read(issuer)).client;
     if (stored?.source === 'pre-registered' && stored.client_secret) preRegistered = { clientId: stored.client_id, clientSecret: stored.client_secret };
+    else if (stored?.source === 'pre-registered' && stored.client_key_file) {
+      preRegistered = {
+        clientId: stored.client_id,
+        clientKeyFile: stored.client_key_file,
+        ...(stored.client_key_alg ? { clientKeyAlg: stored.client_key_alg } : {}),
+      };
+    }
   }
-  if (!preRegistered?.clientSecret) {
-    throw new CliError('usage', '--client-credentials needs a confidential pre-registered client: --client-id and --client-secret (or MCP_CLIENT_SECRET).', {
-      hint: `Register a machine client with ${issuer} (grant client_credentials) and pass its credentials.`,
-      exitCode: 2,
-    });
+  if (!preRegistered?.clientSecret && !preRegistered?.clientKeyFile) {
+    throw new CliError(
+      'usage',
+      '--client-credentials needs a confidential pre-registered client: --client-id and a secret (--client-secret or MCP_CLIENT_SECRET) or --client-key.',
+      {
+        hint: `Register a machine client with ${issuer} (grant client_credentials) and pass its credentials.`,
+        exitCode: 2,
+      },
+    );
   }
   const client = await machineClient({ store, issuer, preRegistered, trace });
   const { scope } = selectScope({
@@ -262,8 +306,9 @@ async function clientCredentialsLogin(options: FlowOptions, serverUrl: URL, d: D
     // no offline_access: a machine client asks again instead of refreshing
   });
   const dpop = await options.dpop.forTokenRequest(issuer, metadata.dpop_signing_alg_values_supported, d);
+  const clientAuth = await clientAuthentication(issuer, (await store.read(issuer)).client, trace, metadata);
   const start = performance.now();
-  const { tokens, authMethod } = await clientCredentialsGrant({ metadata, client, scope, resource: d.resourceParameter, dpop, trace });
+  const { tokens, authMethod } = await clientCredentialsGrant({ metadata, client, scope, resource: d.resourceParameter, dpop, clientAuth, trace });
   const summary = summarize(tokens, dpop);
   trace.step(
     'token',
@@ -301,6 +346,7 @@ async function tryRefresh(options: FlowOptions, serverUrl: URL, metadata?: Autho
       refreshToken: found.entry.tokens.refresh_token,
       resource: storedResourceParameter(found.entry),
       dpop,
+      clientAuth: await clientAuthentication(found.issuer, found.client, trace, as),
       trace,
     });
     const summary = summarize(tokens, dpop);
@@ -372,6 +418,11 @@ export async function storedAccess(options: FlowOptions, serverUrl: URL): Promis
     await store.deleteTokens(found.issuer, found.entry.resource);
     return login({ ...options, clientCredentials: true }, serverUrl);
   }
+  if (found.entry.grant === 'jwt-bearer' && !tokens.refresh_token) {
+    const renewal = renewalOptions(options, found.entry);
+    await store.deleteTokens(found.issuer, found.entry.resource);
+    return login(renewal, serverUrl);
+  }
   return tryRefresh(options, serverUrl);
 }
 
@@ -436,7 +487,7 @@ export async function withMcp<T>(
             continue;
           }
         }
-        if (current.via === 'login' || current.via === 'client_credentials') {
+        if (current.via === 'login' || current.via === 'client_credentials' || current.via === 'jwt_bearer') {
           // A token the AS has just issued was refused: has the resource moved to another AS?
           const d = await discoverFor(options, serverUrl, error.challenge);
           if (d.as.issuer === current.issuer) {
@@ -452,8 +503,10 @@ export async function withMcp<T>(
           current = await login(options, serverUrl, { discovered: d });
           continue;
         }
+        // A stored jwt-bearer token is renewed as it was obtained (the workload's JWT read anew), once.
+        const renewal = renewalOptions(options, (await store.findByServer(serverUrl.href))?.entry);
         await store.deleteTokens(current.issuer, current.resource).catch(() => {});
-        current = await login(options, serverUrl, { challenge: error.challenge });
+        current = await login(renewal, serverUrl, { challenge: error.challenge });
         continue;
       }
       if (error instanceof ScopeRequired && error.requiredScope) {

@@ -45,6 +45,29 @@ export interface PreRegistered {
   clientSecret?: string;
   /** The AS these credentials belong to (--issuer); they are never sent to another. */
   issuer?: string;
+  /** --client-key: the absolute path of its private key (private_key_jwt, flow/client-assertion.ts). */
+  clientKeyFile?: string;
+  /** --client-key-alg */
+  clientKeyAlg?: string;
+}
+
+/** The stored form of a pre-registered client's credentials: its secret, or the path of its key (never the key). */
+function preRegisteredCredentials(
+  preRegistered: PreRegistered,
+): Pick<StoredClient, 'client_secret' | 'client_key_file' | 'client_key_alg' | 'token_endpoint_auth_method'> {
+  if (preRegistered.clientKeyFile) {
+    return {
+      client_key_file: preRegistered.clientKeyFile,
+      ...(preRegistered.clientKeyAlg ? { client_key_alg: preRegistered.clientKeyAlg } : {}),
+      token_endpoint_auth_method: 'private_key_jwt',
+    };
+  }
+  return preRegistered.clientSecret ? { client_secret: preRegistered.clientSecret } : {};
+}
+
+/** How a pre-registered client authenticates, for the trace. */
+function credentialsNote(stored: StoredClient): string {
+  return stored.client_key_file ? ' (with private key)' : stored.client_secret ? ' (with secret)' : '';
 }
 
 export type ClientSource = 'pre-registered' | 'cimd' | 'stored' | 'dcr';
@@ -209,15 +232,21 @@ export async function machineClient(options: {
   refuseForeignCredentials(preRegistered, issuer, trace, start);
   const stored: StoredClient = {
     client_id: preRegistered.clientId,
-    ...(preRegistered.clientSecret ? { client_secret: preRegistered.clientSecret } : {}),
+    ...preRegisteredCredentials(preRegistered),
     source: 'pre-registered',
     saved_at: new Date().toISOString(),
   };
   await store.saveClient(issuer, stored);
   trace.step(
     'registration',
-    { source: 'pre-registered', action: 'pre-registered', clientId: stored.client_id, confidential: Boolean(stored.client_secret), ms: since(start) },
-    `using pre-registered client_id=${stored.client_id}${stored.client_secret ? ' (with secret)' : ''}`,
+    {
+      source: 'pre-registered',
+      action: 'pre-registered',
+      clientId: stored.client_id,
+      confidential: Boolean(stored.client_secret ?? stored.client_key_file),
+      ms: since(start),
+    },
+    `using pre-registered client_id=${stored.client_id}${credentialsNote(stored)}`,
   );
   return clientInformation(stored);
 }
@@ -249,18 +278,12 @@ export async function ensureClient(options: EnsureClientOptions): Promise<Client
     const known = existing?.source === 'pre-registered' && existing.client_id === preRegistered.clientId ? existing.redirect_uris : undefined;
     const stored: StoredClient = {
       client_id: preRegistered.clientId,
-      ...(preRegistered.clientSecret ? { client_secret: preRegistered.clientSecret } : {}),
+      ...preRegisteredCredentials(preRegistered),
       ...(options.redirectUri ? { redirect_uris: [options.redirectUri] } : known ? { redirect_uris: known } : {}),
       source: 'pre-registered',
       saved_at: new Date().toISOString(),
     };
-    return listedClient(
-      options,
-      stored,
-      'pre-registered',
-      `pre-registered client_id=${stored.client_id}${stored.client_secret ? ' (with secret)' : ''}`,
-      start,
-    );
+    return listedClient(options, stored, 'pre-registered', `pre-registered client_id=${stored.client_id}${credentialsNote(stored)}`, start);
   }
 
   const cimdSupported = (metadata as AsMetadata).client_id_metadata_document_supported === true;
@@ -350,7 +373,7 @@ async function listedClient(
       source,
       action: source,
       clientId: stored.client_id,
-      confidential: Boolean(stored.client_secret),
+      confidential: Boolean(stored.client_secret ?? stored.client_key_file),
       redirectUri: callback.redirectUri,
       listed: uris,
       ms: since(start),

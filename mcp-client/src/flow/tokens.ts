@@ -3,7 +3,7 @@
  * Token values never leave this module except into the store and the Authorization header.
  */
 import { OAuthError, exchangeAuthorization, refreshAuthorization, selectClientAuthMethod } from '@modelcontextprotocol/client';
-import type { AuthorizationServerMetadata, DpopSession, OAuthClientInformationMixed, OAuthTokens } from '@modelcontextprotocol/client';
+import type { AddClientAuthentication, AuthorizationServerMetadata, DpopSession, OAuthClientInformationMixed, OAuthTokens } from '@modelcontextprotocol/client';
 import { CliError, isNetworkError, unreachable } from '../errors.ts';
 import type { StoredTokens } from '../store.ts';
 import type { Trace } from '../trace.ts';
@@ -80,6 +80,8 @@ export async function exchangeCode(options: {
   resource: string | undefined;
   /** RFC 9449: a proof on the request, for a DPoP-bound token. */
   dpop: DpopSession | undefined;
+  /** private_key_jwt (client-assertion.ts): a fresh assertion per request instead of the secret. */
+  clientAuth?: AddClientAuthentication | undefined;
   trace: Trace;
 }): Promise<OAuthTokens> {
   try {
@@ -92,6 +94,7 @@ export async function exchangeCode(options: {
       redirectUri: options.redirectUri,
       resource: options.resource,
       ...(options.dpop ? { dpop: options.dpop } : {}),
+      ...(options.clientAuth ? { addClientAuthentication: options.clientAuth } : {}),
       fetchFn: options.trace.fetch,
     });
   } catch (error) {
@@ -108,6 +111,8 @@ export async function refresh(options: {
   resource: string | undefined;
   /** RFC 9449: the same key as at the code exchange (a public client's refresh token is bound to it, §5). */
   dpop: DpopSession | undefined;
+  /** private_key_jwt (client-assertion.ts): a fresh assertion per request instead of the secret. */
+  clientAuth?: AddClientAuthentication | undefined;
   trace: Trace;
 }): Promise<OAuthTokens> {
   try {
@@ -117,6 +122,7 @@ export async function refresh(options: {
       refreshToken: options.refreshToken,
       resource: options.resource,
       ...(options.dpop ? { dpop: options.dpop } : {}),
+      ...(options.clientAuth ? { addClientAuthentication: options.clientAuth } : {}),
       fetchFn: options.trace.fetch,
     });
   } catch (error) {
@@ -159,6 +165,8 @@ export async function clientCredentialsGrant(options: {
   resource: string | undefined;
   /** RFC 9449: a proof on the request, for a DPoP-bound token. */
   dpop?: DpopSession | undefined;
+  /** private_key_jwt (client-assertion.ts): a fresh assertion per request instead of the secret. */
+  clientAuth?: AddClientAuthentication | undefined;
   trace: Trace;
 }): Promise<{ tokens: OAuthTokens; authMethod: string }> {
   const endpoint = options.metadata.token_endpoint;
@@ -166,8 +174,12 @@ export async function clientCredentialsGrant(options: {
   if (options.scope) params.set('scope', options.scope);
   if (options.resource) params.set('resource', options.resource);
   const headers = new Headers({ 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' });
-  const authMethod = authenticateClient(options.client, options.metadata.token_endpoint_auth_methods_supported ?? [], headers, params);
+  const authMethod = options.clientAuth
+    ? 'private_key_jwt'
+    : authenticateClient(options.client, options.metadata.token_endpoint_auth_methods_supported ?? [], headers, params);
   const send = async (): Promise<{ response: Response; body: Record<string, unknown> }> => {
+    // A client assertion is good for one request too (its jti): signed anew per attempt.
+    if (options.clientAuth) await options.clientAuth(headers, params, endpoint, options.metadata);
     // A fresh proof per attempt: a proof is good for one request (RFC 9449 §4.3 jti).
     if (options.dpop) headers.set('dpop', await options.dpop.buildProof({ htm: 'POST', htu: endpoint }));
     let response: Response;
@@ -196,7 +208,7 @@ export async function clientCredentialsGrant(options: {
       {
         hint:
           code === 'invalid_client'
-            ? 'Check --client-id and the secret (--client-secret or MCP_CLIENT_SECRET), and that the client may use the client_credentials grant.'
+            ? 'Check --client-id and the secret (--client-secret or MCP_CLIENT_SECRET) or --client-key, and that the client may use the client_credentials grant.'
             : code === 'unauthorized_client' || code === 'unsupported_grant_type'
               ? 'This client is not allowed the client_credentials grant at this authorization server; ask its operator.'
               : 'See the error above.',
@@ -226,12 +238,15 @@ export async function revoke(options: {
   client: OAuthClientInformationMixed;
   token: string;
   hint: 'access_token' | 'refresh_token';
+  /** private_key_jwt (client-assertion.ts), for a client with a key. */
+  clientAuth?: AddClientAuthentication | undefined;
   trace: Trace;
 }): Promise<number> {
   const params = new URLSearchParams({ token: options.token, token_type_hint: options.hint });
   const headers = new Headers({ 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' });
   const supported = options.metadata.revocation_endpoint_auth_methods_supported ?? options.metadata.token_endpoint_auth_methods_supported ?? [];
-  authenticateClient(options.client, supported, headers, params);
+  if (options.clientAuth) await options.clientAuth(headers, params, options.endpoint, options.metadata);
+  else authenticateClient(options.client, supported, headers, params);
   let response: Response;
   try {
     response = await options.trace.fetch(options.endpoint, { method: 'POST', headers, body: params, signal: AbortSignal.timeout(30_000) });
