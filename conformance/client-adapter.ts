@@ -16,6 +16,7 @@
  * The exit status is the CLI's (the last one that ran).
  */
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,8 +47,15 @@ interface Run {
   env?: Record<string, string>;
 }
 
-/** What a user of mcp-client would run for this scenario. */
-export function plan(scenario: string, serverUrl: string, context: Context): Run[] {
+/** Writes a credential from the context into a 0600 file of its own in `scratch`, as an operator would hand it over. */
+function secretFile(scratch: string, name: string, content: unknown): string {
+  const file = join(scratch, name);
+  writeFileSync(file, String(content), { mode: 0o600 });
+  return file;
+}
+
+/** What a user of mcp-client would run for this scenario; `scratch` is a private directory for credential files. */
+export function plan(scenario: string, serverUrl: string, context: Context, scratch: string): Run[] {
   const common = ['--no-browser', '--json', '--timeout', '20'];
   const cimd = ['--client-metadata-url', CONFORMANCE_CIMD_URL];
   const call: Run = { args: ['call', serverUrl, TEST_TOOL, ...common, ...cimd] };
@@ -74,6 +82,62 @@ export function plan(scenario: string, serverUrl: string, context: Context): Run
         {
           args: ['call', serverUrl, TEST_TOOL, '--json', '--client-credentials', '--client-id', String(context.client_id)],
           env: { MCP_CLIENT_SECRET: String(context.client_secret) },
+        },
+      ];
+    case 'auth/client-credentials-jwt':
+      // A machine client registered by its public key (private_key_jwt, SEP-1046): the private key in a 0600 file.
+      return [
+        {
+          args: [
+            'call',
+            serverUrl,
+            TEST_TOOL,
+            '--json',
+            '--client-credentials',
+            '--client-id',
+            String(context.client_id),
+            '--client-key',
+            secretFile(scratch, 'client-key.pem', context['private_key_pem']),
+            ...(typeof context['signing_algorithm'] === 'string' ? ['--client-key-alg', context['signing_algorithm']] : []),
+          ],
+        },
+      ];
+    case 'auth/enterprise-managed-authorization':
+      // SEP-990 with the user already signed in at the enterprise IdP: its ID token in a file,
+      // exchanged there for an ID-JAG, redeemed at the AS by the confidential client.
+      return [
+        {
+          args: [
+            'call',
+            serverUrl,
+            TEST_TOOL,
+            '--json',
+            '--enterprise-idp',
+            String(context['idp_issuer']),
+            '--idp-client-id',
+            String(context['idp_client_id']),
+            '--id-token-file',
+            secretFile(scratch, 'id-token.jwt', context['idp_id_token']),
+            '--client-id',
+            String(context.client_id),
+          ],
+          env: { MCP_CLIENT_SECRET: String(context.client_secret) },
+        },
+      ];
+    case 'auth/wif-jwt-bearer':
+      // SEP-1933: the token the workload's platform issued it, where the platform put it.
+      return [
+        {
+          args: [
+            'call',
+            serverUrl,
+            TEST_TOOL,
+            '--json',
+            '--workload-token-file',
+            secretFile(scratch, 'workload-token.jwt', context['valid_jwt']),
+            '--client-id',
+            String(context.client_id),
+          ],
         },
       ];
     case 'auth/authorization-server-migration':
@@ -145,9 +209,10 @@ async function main(): Promise<number> {
   }
   const context = JSON.parse(process.env['MCP_CONFORMANCE_CONTEXT'] ?? '{}') as Context;
   const configDir = await mkdtemp(join(tmpdir(), 'mcp-client-conformance-'));
+  const scratch = await mkdtemp(join(tmpdir(), 'mcp-client-conformance-credentials-'));
   try {
     let code = 0;
-    for (const run of plan(scenario, serverUrl, context)) {
+    for (const run of plan(scenario, serverUrl, context, scratch)) {
       process.stderr.write(`[adapter] ${scenario}: mcp-client ${run.args.join(' ')}\n`);
       code = await runCli(run, configDir);
       if (code !== 0) break;
@@ -155,6 +220,7 @@ async function main(): Promise<number> {
     return code;
   } finally {
     await rm(configDir, { recursive: true, force: true });
+    await rm(scratch, { recursive: true, force: true });
   }
 }
 
