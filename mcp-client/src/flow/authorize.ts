@@ -18,6 +18,7 @@ import open from 'open';
 import { IssuerMismatchError, startAuthorization, validateAuthorizationResponseIssuer } from '@modelcontextprotocol/client';
 import type { AuthorizationServerMetadata, OAuthClientInformationMixed } from '@modelcontextprotocol/client';
 import { CliError } from '../errors.ts';
+import type { Trace } from '../trace.ts';
 import { FRESH_TARGET, formatLoopbackUri } from './loopback.ts';
 import type { LoopbackTarget } from './loopback.ts';
 
@@ -54,6 +55,16 @@ export interface CallbackServer {
   /** Settles once: with the code, or with a CliError (mismatch, denial, timeout). */
   result: Promise<CallbackResult>;
   close(): Promise<void>;
+}
+
+/** The authorization response, once the browser comes back to the callback (a spinner meanwhile). */
+export async function waitForBrowser(callback: CallbackServer, trace: Trace, timeoutMs: number): Promise<CallbackResult> {
+  const spinner = trace.spinner(`Waiting for the browser to come back to ${callback.redirectUri} (timeout ${Math.round(timeoutMs / 1000)} s)…`);
+  try {
+    return await callback.result;
+  } finally {
+    spinner.stop();
+  }
 }
 
 /** A random `state` (256 bits, base64url). */

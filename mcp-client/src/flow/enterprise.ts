@@ -21,12 +21,12 @@ import { exchangeAuthorization, requestJwtAuthorizationGrant } from '@modelconte
 import { CliError, isNetworkError, unreachable } from '../errors.ts';
 import { since } from '../trace.ts';
 import type { Trace } from '../trace.ts';
-import { PortInUse, buildAuthorizationUrl, newState, openBrowser, printable, selectScope, startCallbackServer } from './authorize.ts';
+import { PortInUse, buildAuthorizationUrl, newState, openBrowser, printable, selectScope, startCallbackServer, waitForBrowser } from './authorize.ts';
 import { clientAuthentication } from './client-assertion.ts';
 import { discoverAuthorizationServer } from './discover.ts';
 import type { AuthServerResult } from './discover.ts';
 import type { Discovery } from './discovery.ts';
-import { JWT_BEARER_GRANT, expiry, peekJwt, readJwtFile, redeemJwtBearer, requireJwtBearer } from './jwt-bearer.ts';
+import { JWT_BEARER_GRANT, expiry, jwtStep, peekJwt, readJwtFile, redeemJwtBearer, requireJwtBearer } from './jwt-bearer.ts';
 import type { AssertionGrant, JwtSummary } from './jwt-bearer.ts';
 import type { FlowOptions } from './login.ts';
 import { FRESH_TARGET, parseLoopbackRedirectUri } from './loopback.ts';
@@ -56,16 +56,9 @@ export async function checkIdTokenFile(file: string): Promise<void> {
 }
 
 function idTokenStep(trace: Trace, source: string, summary: JwtSummary, clientId: string, start: number, problems: string[] = []): void {
-  const { text, expired } = expiry(summary);
-  if (expired) problems.push('the IdP will refuse it');
+  if (expiry(summary).expired) problems.push('the IdP will refuse it');
   if (!summary.aud.includes(clientId)) problems.push(`its aud is not ${clientId}`);
-  trace.step(
-    'id_token',
-    { source, iss: summary.iss, sub: summary.sub, aud: summary.aud, exp: summary.exp, expired, ms: since(start) },
-    `${source}: iss=${summary.iss ?? '?'} sub=${summary.sub ?? '?'} aud=${summary.aud.join(' ') || '?'}, ${text} (the token itself is not shown)` +
-      (problems.length ? `; ${problems.join('; ')}` : ''),
-    problems.length === 0,
-  );
+  jwtStep(trace, 'id_token', source, summary, problems, start, { source });
 }
 
 /** Step 1 with --id-token-file. */
@@ -147,12 +140,7 @@ async function signIn(options: FlowOptions, ent: EnterpriseOptions, idp: AuthSer
       `sign in at your enterprise IdP ${idp.issuer} — ${opened ? 'opened in your browser' : 'open this URL in a browser to continue'}:\n    ${built.authorizationUrl.href}`,
     );
     start = performance.now();
-    const spinner = trace.spinner(`Waiting for the browser to come back to ${callback.redirectUri} (timeout ${Math.round(options.timeoutMs / 1000)} s)…`);
-    try {
-      ({ code, iss } = await callback.result);
-    } finally {
-      spinner.stop();
-    }
+    ({ code, iss } = await waitForBrowser(callback, trace, options.timeoutMs));
   } finally {
     await callback.close();
   }

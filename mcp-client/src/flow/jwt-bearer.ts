@@ -16,12 +16,13 @@
 import { readFile } from 'node:fs/promises';
 import type { AddClientAuthentication, AuthorizationServerMetadata, DpopSession, OAuthClientInformationMixed, OAuthTokens } from '@modelcontextprotocol/client';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { CliError, unreachable } from '../errors.ts';
+import { CliError } from '../errors.ts';
 import type { ResourceEntry } from '../store.ts';
+import { since } from '../trace.ts';
 import type { Trace } from '../trace.ts';
 import { printable } from './authorize.ts';
 import type { FlowOptions } from './login.ts';
-import { authenticateClient } from './tokens.ts';
+import { postTokenRequest, tokensFrom } from './tokens.ts';
 
 export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 
@@ -65,6 +66,26 @@ export function expiry(summary: JwtSummary, now = Date.now()): { text: string; e
   if (summary.exp === undefined) return { text: 'no exp', expired: false };
   const left = summary.exp - Math.floor(now / 1000);
   return left > 0 ? { text: `expires in ${left} s`, expired: false } : { text: `expired ${-left} s ago`, expired: true };
+}
+
+/** The step showing what a JWT says — issuer, subject, audience, expiry — and what looks wrong with it; never the JWT. */
+export function jwtStep(
+  trace: Trace,
+  step: string,
+  source: string,
+  summary: JwtSummary,
+  problems: string[],
+  start: number,
+  data: Record<string, unknown>,
+): void {
+  const { text, expired } = expiry(summary);
+  trace.step(
+    step,
+    { ...data, iss: summary.iss, sub: summary.sub, aud: summary.aud, exp: summary.exp, expired, ms: since(start) },
+    `${source}: iss=${summary.iss ?? '?'} sub=${summary.sub ?? '?'} aud=${summary.aud.join(' ') || '?'}, ${text} (the token itself is not shown)` +
+      (problems.length ? `; ${problems.join('; ')}` : ''),
+    problems.length === 0,
+  );
 }
 
 /**
@@ -130,33 +151,7 @@ export async function redeemJwtBearer(options: {
   const params = new URLSearchParams({ grant_type: JWT_BEARER_GRANT, assertion: options.assertion });
   if (options.scope) params.set('scope', options.scope);
   if (options.resource) params.set('resource', options.resource);
-  const base = new Headers({ 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' });
-  const authMethod = options.clientAuth
-    ? 'private_key_jwt'
-    : authenticateClient(options.client, metadata.token_endpoint_auth_methods_supported ?? [], base, params);
-  const send = async (): Promise<{ response: Response; body: Record<string, unknown> }> => {
-    // Per attempt: a client assertion and a DPoP proof are each good for one request (their jti).
-    const headers = new Headers(base);
-    const body = new URLSearchParams(params);
-    if (options.clientAuth) await options.clientAuth(headers, body, endpoint, metadata);
-    if (options.dpop) headers.set('dpop', await options.dpop.buildProof({ htm: 'POST', htu: endpoint }));
-    let response: Response;
-    try {
-      response = await trace.fetch(endpoint, { method: 'POST', headers, body, signal: AbortSignal.timeout(30_000) });
-    } catch (error) {
-      throw unreachable('authorization server token endpoint', endpoint, error);
-    }
-    options.dpop?.observeNonce(response, endpoint);
-    const text = await response.text().catch(() => '');
-    try {
-      const parsed: unknown = JSON.parse(text);
-      return { response, body: parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : {} };
-    } catch {
-      return { response, body: {} };
-    }
-  };
-  let { response, body } = await send();
-  if (options.dpop && response.status === 400 && body['error'] === 'use_dpop_nonce' && response.headers.has('dpop-nonce')) ({ response, body } = await send());
+  const { response, body, authMethod } = await postTokenRequest({ ...options, params });
   if (!response.ok) {
     const code = typeof body['error'] === 'string' ? body['error'] : `HTTP ${response.status}`;
     const description = typeof body['error_description'] === 'string' ? body['error_description'] : undefined;
@@ -172,16 +167,7 @@ export async function redeemJwtBearer(options: {
       { hint: options.hints[code] ?? options.hints['default'] ?? 'See the error above.' },
     );
   }
-  if (typeof body['access_token'] !== 'string' || typeof body['token_type'] !== 'string') {
-    throw new CliError('token_error', `The token endpoint ${endpoint} answered ${response.status} without an access_token and token_type.`);
-  }
-  const tokens: OAuthTokens = {
-    access_token: body['access_token'],
-    token_type: body['token_type'],
-    ...(typeof body['expires_in'] === 'number' ? { expires_in: body['expires_in'] } : {}),
-    ...(typeof body['scope'] === 'string' ? { scope: body['scope'] } : {}),
-    ...(typeof body['refresh_token'] === 'string' ? { refresh_token: body['refresh_token'] } : {}),
-  };
+  const tokens = tokensFrom(body, endpoint, response.status);
   return { tokens, authMethod };
 }
 

@@ -9,10 +9,10 @@
 import { computeScopeUnion, isStrictScopeSuperset } from '@modelcontextprotocol/client';
 import type { AuthorizationServerMetadata } from '@modelcontextprotocol/client';
 import { CliError } from '../errors.ts';
-import type { ResourceEntry, Store } from '../store.ts';
+import type { ResourceEntry, Store, StoredTokens } from '../store.ts';
 import { since } from '../trace.ts';
 import type { Trace } from '../trace.ts';
-import { buildAuthorizationUrl, newState, openBrowser, selectScope } from './authorize.ts';
+import { buildAuthorizationUrl, newState, openBrowser, selectScope, waitForBrowser } from './authorize.ts';
 import type { Challenge } from './discover.ts';
 import { discover, storedAuthorizationServer, storedResourceParameter } from './discovery.ts';
 import type { Discovery } from './discovery.ts';
@@ -167,12 +167,7 @@ export async function login(options: FlowOptions, serverUrl: URL, from: LoginFro
       `${opened ? 'opened in your browser' : 'open this URL in a browser to continue'}:\n    ${built.authorizationUrl.href}`,
     );
     start = performance.now();
-    const spinner = trace.spinner(`Waiting for the browser to come back to ${callback.redirectUri} (timeout ${Math.round(options.timeoutMs / 1000)} s)…`);
-    try {
-      ({ code, iss } = await callback.result);
-    } finally {
-      spinner.stop();
-    }
+    ({ code, iss } = await waitForBrowser(callback, trace, options.timeoutMs));
   } finally {
     await callback.close();
   }
@@ -212,14 +207,19 @@ export async function login(options: FlowOptions, serverUrl: URL, from: LoginFro
   trace.step('token', { endpoint: metadata.token_endpoint, ...summary, ms: since(start) }, describe(summary));
   const stored = toStored(tokens, scope);
   await saveForResource(options, serverUrl, d, 'authorization_code', stored);
+  return accessFrom(issuer, d.resource, stored, 'login');
+}
+
+/** What an operation needs of the tokens just obtained or found, and where they came from. */
+function accessFrom(issuer: string, resource: string, tokens: StoredTokens, via: Access['via']): Access {
   return {
     issuer,
-    resource: d.resource,
-    accessToken: stored.access_token,
-    tokenType: stored.token_type,
-    scope: stored.scope,
-    hasRefreshToken: Boolean(stored.refresh_token),
-    via: 'login',
+    resource,
+    accessToken: tokens.access_token,
+    tokenType: tokens.token_type,
+    scope: tokens.scope,
+    hasRefreshToken: Boolean(tokens.refresh_token),
+    via,
   };
 }
 
@@ -250,15 +250,7 @@ async function saveForResource(
 async function jwtBearerLogin(options: FlowOptions, serverUrl: URL, d: Discovery, grant: AssertionGrant): Promise<Access> {
   const stored = toStored(grant.tokens, grant.scope);
   await saveForResource(options, serverUrl, d, 'jwt-bearer', stored, grant.entry);
-  return {
-    issuer: d.as.issuer,
-    resource: d.resource,
-    accessToken: stored.access_token,
-    tokenType: stored.token_type,
-    scope: stored.scope,
-    hasRefreshToken: Boolean(stored.refresh_token),
-    via: 'jwt_bearer',
-  };
+  return accessFrom(d.as.issuer, d.resource, stored, 'jwt_bearer');
 }
 
 /** The client_credentials grant (machine clients): pre-registered confidential client, no user. */
@@ -317,15 +309,7 @@ async function clientCredentialsLogin(options: FlowOptions, serverUrl: URL, d: D
   );
   const stored = toStored(tokens, scope);
   await saveForResource(options, serverUrl, d, 'client_credentials', stored);
-  return {
-    issuer,
-    resource: d.resource,
-    accessToken: stored.access_token,
-    tokenType: stored.token_type,
-    scope: stored.scope,
-    hasRefreshToken: Boolean(stored.refresh_token),
-    via: 'client_credentials',
-  };
+  return accessFrom(issuer, d.resource, stored, 'client_credentials');
 }
 
 /** Refreshes the stored tokens for a server; undefined if that is not possible. */
@@ -353,15 +337,7 @@ async function tryRefresh(options: FlowOptions, serverUrl: URL, metadata?: Autho
     trace.step('refresh', { refreshed: true, endpoint: as.token_endpoint, ...summary, ms: since(start) }, describe(summary));
     const stored = toStored(tokens, found.entry.tokens.scope);
     await store.saveTokens(found.issuer, { ...found.entry, tokens: stored });
-    return {
-      issuer: found.issuer,
-      resource: found.entry.resource,
-      accessToken: stored.access_token,
-      tokenType: stored.token_type,
-      scope: stored.scope,
-      hasRefreshToken: Boolean(stored.refresh_token),
-      via: 'refreshed',
-    };
+    return accessFrom(found.issuer, found.entry.resource, stored, 'refreshed');
   } catch (error) {
     if (!(error instanceof CliError) || error.code === 'unreachable') throw error;
     trace.step('refresh', { refreshed: false, error: error.code, message: error.message, ms: since(start) }, `${error.message} Logging in again.`, false);
@@ -404,15 +380,7 @@ export async function storedAccess(options: FlowOptions, serverUrl: URL): Promis
     !expired,
   );
   if (!expired) {
-    return {
-      issuer: found.issuer,
-      resource: found.entry.resource,
-      accessToken: tokens.access_token,
-      tokenType: tokens.token_type,
-      scope: tokens.scope,
-      hasRefreshToken: Boolean(tokens.refresh_token),
-      via: 'stored',
-    };
+    return accessFrom(found.issuer, found.entry.resource, tokens, 'stored');
   }
   if (found.entry.grant === 'client_credentials' && !tokens.refresh_token) {
     await store.deleteTokens(found.issuer, found.entry.resource);

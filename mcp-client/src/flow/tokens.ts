@@ -169,36 +169,10 @@ export async function clientCredentialsGrant(options: {
   clientAuth?: AddClientAuthentication | undefined;
   trace: Trace;
 }): Promise<{ tokens: OAuthTokens; authMethod: string }> {
-  const endpoint = options.metadata.token_endpoint;
   const params = new URLSearchParams({ grant_type: 'client_credentials' });
   if (options.scope) params.set('scope', options.scope);
   if (options.resource) params.set('resource', options.resource);
-  const headers = new Headers({ 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' });
-  const authMethod = options.clientAuth
-    ? 'private_key_jwt'
-    : authenticateClient(options.client, options.metadata.token_endpoint_auth_methods_supported ?? [], headers, params);
-  const send = async (): Promise<{ response: Response; body: Record<string, unknown> }> => {
-    // A client assertion is good for one request too (its jti): signed anew per attempt.
-    if (options.clientAuth) await options.clientAuth(headers, params, endpoint, options.metadata);
-    // A fresh proof per attempt: a proof is good for one request (RFC 9449 §4.3 jti).
-    if (options.dpop) headers.set('dpop', await options.dpop.buildProof({ htm: 'POST', htu: endpoint }));
-    let response: Response;
-    try {
-      response = await options.trace.fetch(endpoint, { method: 'POST', headers, body: params, signal: AbortSignal.timeout(30_000) });
-    } catch (error) {
-      throw unreachable('authorization server token endpoint', endpoint, error);
-    }
-    options.dpop?.observeNonce(response, endpoint);
-    const text = await response.text().catch(() => '');
-    try {
-      return { response, body: JSON.parse(text) as Record<string, unknown> };
-    } catch {
-      return { response, body: {} }; // reported below
-    }
-  };
-  let { response, body } = await send();
-  // RFC 9449 §8: the AS wants its nonce in the proof; once, as the SDK does for the other grants.
-  if (options.dpop && response.status === 400 && body['error'] === 'use_dpop_nonce' && response.headers.has('dpop-nonce')) ({ response, body } = await send());
+  const { response, body, authMethod } = await postTokenRequest({ ...options, params });
   if (!response.ok) {
     const code = typeof body['error'] === 'string' ? body['error'] : `HTTP ${response.status}`;
     const description = typeof body['error_description'] === 'string' ? ` — ${printable(body['error_description'])}` : '';
@@ -215,17 +189,69 @@ export async function clientCredentialsGrant(options: {
       },
     );
   }
+  return { tokens: tokensFrom(body, options.metadata.token_endpoint, response.status), authMethod };
+}
+
+/**
+ * One token request of a grant the CLI sends itself (client_credentials, jwt-bearer): client
+ * authentication (`clientAuth`, a fresh private_key_jwt assertion per attempt; else the
+ * client's secret by the method the AS supports; else just client_id), a fresh DPoP proof per
+ * attempt, and one retry on `use_dpop_nonce` (RFC 9449 §8), as the SDK does for the code and
+ * refresh grants. The body is the parsed JSON object, or {} when the answer is not one.
+ */
+export async function postTokenRequest(options: {
+  metadata: AuthorizationServerMetadata;
+  client: OAuthClientInformationMixed;
+  clientAuth?: AddClientAuthentication | undefined;
+  params: URLSearchParams;
+  dpop?: DpopSession | undefined;
+  trace: Trace;
+}): Promise<{ response: Response; body: Record<string, unknown>; authMethod: string }> {
+  const { metadata, trace } = options;
+  const endpoint = metadata.token_endpoint;
+  const base = new Headers({ 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' });
+  const params = new URLSearchParams(options.params);
+  const authMethod = options.clientAuth
+    ? 'private_key_jwt'
+    : authenticateClient(options.client, metadata.token_endpoint_auth_methods_supported ?? [], base, params);
+  const send = async (): Promise<{ response: Response; body: Record<string, unknown> }> => {
+    // A client assertion and a DPoP proof are each good for one request (their jti).
+    const headers = new Headers(base);
+    const body = new URLSearchParams(params);
+    if (options.clientAuth) await options.clientAuth(headers, body, endpoint, metadata);
+    if (options.dpop) headers.set('dpop', await options.dpop.buildProof({ htm: 'POST', htu: endpoint }));
+    let response: Response;
+    try {
+      response = await trace.fetch(endpoint, { method: 'POST', headers, body, signal: AbortSignal.timeout(30_000) });
+    } catch (error) {
+      throw unreachable('authorization server token endpoint', endpoint, error);
+    }
+    options.dpop?.observeNonce(response, endpoint);
+    const text = await response.text().catch(() => '');
+    try {
+      const parsed: unknown = JSON.parse(text);
+      return { response, body: parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : {} };
+    } catch {
+      return { response, body: {} };
+    }
+  };
+  let { response, body } = await send();
+  if (options.dpop && response.status === 400 && body['error'] === 'use_dpop_nonce' && response.headers.has('dpop-nonce')) ({ response, body } = await send());
+  return { response, body, authMethod };
+}
+
+/** The tokens of a successful token response (RFC 6749 §5.1), or a CliError saying what is missing. */
+export function tokensFrom(body: Record<string, unknown>, endpoint: string, status: number): OAuthTokens {
   if (typeof body['access_token'] !== 'string' || typeof body['token_type'] !== 'string') {
-    throw new CliError('token_error', `The token endpoint ${endpoint} answered ${response.status} without an access_token and token_type.`);
+    throw new CliError('token_error', `The token endpoint ${endpoint} answered ${status} without an access_token and token_type.`);
   }
-  const tokens: OAuthTokens = {
+  return {
     access_token: body['access_token'],
     token_type: body['token_type'],
     ...(typeof body['expires_in'] === 'number' ? { expires_in: body['expires_in'] } : {}),
     ...(typeof body['scope'] === 'string' ? { scope: body['scope'] } : {}),
     ...(typeof body['refresh_token'] === 'string' ? { refresh_token: body['refresh_token'] } : {}),
   };
-  return { tokens, authMethod };
 }
 
 /**

@@ -20,7 +20,7 @@ import type { Trace } from '../trace.ts';
 import { selectScope } from './authorize.ts';
 import { clientAuthentication } from './client-assertion.ts';
 import type { Discovery } from './discovery.ts';
-import { JWT_BEARER_GRANT, expiry, readJwtFile, redeemJwtBearer, requireJwtBearer } from './jwt-bearer.ts';
+import { JWT_BEARER_GRANT, expiry, jwtStep, readJwtFile, redeemJwtBearer, requireJwtBearer } from './jwt-bearer.ts';
 import type { AssertionGrant } from './jwt-bearer.ts';
 import type { FlowOptions } from './login.ts';
 import { machineClient } from './register.ts';
@@ -38,19 +38,12 @@ export async function checkWorkloadTokenFile(file: string): Promise<void> {
 async function readWorkloadToken(file: string, issuer: string, trace: Trace): Promise<string> {
   const start = performance.now();
   const { jwt, summary } = await readJwtFile(file, `${WHAT} (a JWT)`, '--workload-token-file', false);
-  const { text, expired } = expiry(summary);
   const forThisAs = summary.aud.some((aud) => aud.replace(/\/+$/, '') === issuer.replace(/\/+$/, ''));
   const problems = [
-    ...(expired ? ['the platform has not rotated it: the authorization server will refuse it'] : []),
+    ...(expiry(summary).expired ? ['the platform has not rotated it: the authorization server will refuse it'] : []),
     ...(summary.aud.length && !forThisAs ? [`its aud is not ${issuer}: the authorization server will likely refuse it`] : []),
   ];
-  trace.step(
-    'workload_token',
-    { file, iss: summary.iss, sub: summary.sub, aud: summary.aud, exp: summary.exp, expired, ms: since(start) },
-    `${file}: iss=${summary.iss ?? '?'} sub=${summary.sub ?? '?'} aud=${summary.aud.join(' ') || '?'}, ${text} (the token itself is not shown)` +
-      (problems.length ? `; ${problems.join('; ')}` : ''),
-    problems.length === 0,
-  );
+  jwtStep(trace, 'workload_token', file, summary, problems, start, { file });
   return jwt;
 }
 
