@@ -91,7 +91,7 @@ export interface StackOptions {
   enterpriseClients?: Record<string, string>;
   /** More ENTERPRISE_IDPS_FILE entries beside dev-idp's (with enterpriseClients). */
   extraEnterpriseIdps?: Record<string, unknown>[];
-  /** WORKLOAD_ISSUERS_FILE entries; `resource` defaults to the MCP endpoint. */
+  /** WORKLOAD_ISSUERS_FILE entries; `resource` defaults to the MCP endpoint, `extra_resource_path` names one of extraResourcePaths instead. */
   workloadIssuers?: Record<string, unknown>[];
   /** Where the resource server logs (default: nowhere). */
   resourceServerLogger?: Logger;
@@ -199,7 +199,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   }
   if (options.workloadIssuers) {
     const file = join(dataDir, 'workload-issuers.json');
-    await writeFile(file, JSON.stringify({ workload_issuers: options.workloadIssuers.map((entry) => ({ resource: mcpUrl, ...entry })) }));
+    // `extra_resource_path` names one of extraResourcePaths, whose URL is known only here.
+    const workload_issuers = options.workloadIssuers.map(({ extra_resource_path: path, ...entry }) => ({
+      resource: typeof path === 'string' ? extraResources.find((url) => new URL(url).pathname === path) : mcpUrl,
+      ...entry,
+    }));
+    await writeFile(file, JSON.stringify({ workload_issuers }));
     assertionIssuersEnv.WORKLOAD_ISSUERS_FILE = file;
   }
 

@@ -93,7 +93,11 @@ describe('the CLI against the real auth server', () => {
       assertion: 'workload',
       authMethod: 'none',
       scope: 'mcp:tools',
+      // The stack offers DPoP on both sides: the workload's token is bound to the CLI's key.
+      tokenType: 'DPoP',
+      dpopJkt: expect.any(String),
     });
+    expect(run.lines.find((l) => l['step'] === 'mcp_connect')).toMatchObject({ dpopJkt: expect.any(String) });
     expect(run.lines.at(-1)).toMatchObject({ step: 'result', isError: false, structuredContent: expect.objectContaining({ clientId: WORKLOAD }) });
     expect(run.stdout() + run.stderr()).not.toContain(token);
   });
@@ -141,7 +145,13 @@ describe('the CLI against the real auth server', () => {
       resource: stack.mcpUrl,
       clientId: ENTERPRISE.atAs,
     });
-    expect(login.lines.find((l) => l['step'] === 'token')).toMatchObject({ grantType: JWT_BEARER, assertion: 'id-jag', authMethod: 'client_secret_basic' });
+    expect(login.lines.find((l) => l['step'] === 'token')).toMatchObject({
+      grantType: JWT_BEARER,
+      assertion: 'id-jag',
+      authMethod: 'client_secret_basic',
+      tokenType: 'DPoP',
+      dpopJkt: expect.any(String),
+    });
     expect(login.stdout()).not.toMatch(/eyJ[\w-]+\.eyJ/);
 
     const call = runCli(['call', stack.mcpUrl, 'whoami', '--json'], env);

@@ -1,6 +1,7 @@
 import type { KoaContextWithOIDC, ResourceServer } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { ProtectedResource } from '../policies/resources.ts';
+import { bindToProof, type DpopProof } from './dpop-binding.ts';
 import { JWT_BEARER } from './grant-type.ts';
 
 /**
@@ -27,7 +28,13 @@ function respond(ctx: KoaContextWithOIDC, token: { tokenType: string; expiration
  * token carries its `grant_id`, so revoking it (connected apps, `pnpm admin`) reaches the
  * resource servers at once, as for any other grant.
  */
-export async function issueUserToken(ctx: KoaContextWithOIDC, provider: Provider, accountId: string, { resource, info, scopes }: Issue): Promise<void> {
+export async function issueUserToken(
+  ctx: KoaContextWithOIDC,
+  provider: Provider,
+  accountId: string,
+  { resource, info, scopes }: Issue,
+  proof: DpopProof | undefined,
+): Promise<void> {
   const client = ctx.oidc.client!;
   const ttl = info.accessTokenTTL ?? resource.accessTokenTtl;
   const grant = Object.assign(new provider.Grant({ accountId, clientId: client.clientId }), { expiresIn: ttl });
@@ -37,6 +44,7 @@ export async function issueUserToken(ctx: KoaContextWithOIDC, provider: Provider
 
   const token = new provider.AccessToken({ accountId, client, grantId, gty: JWT_BEARER, scope: scopes.join(' '), expiresIn: ttl });
   token.resourceServer = new provider.ResourceServer(resource.url, info);
+  await bindToProof(provider, ctx, proof, token);
   ctx.oidc.entity('AccessToken', token);
   respond(ctx, token, await token.save(), scopes);
 }
@@ -47,10 +55,16 @@ export async function issueUserToken(ctx: KoaContextWithOIDC, provider: Provider
  * the resource server (where notes are keyed by `sub`), so no issuer can name its way into
  * a user's data.
  */
-export async function issueMachineToken(ctx: KoaContextWithOIDC, provider: Provider, { resource, info, scopes }: Issue): Promise<void> {
+export async function issueMachineToken(
+  ctx: KoaContextWithOIDC,
+  provider: Provider,
+  { resource, info, scopes }: Issue,
+  proof: DpopProof | undefined,
+): Promise<void> {
   const ttl = info.accessTokenTTL ?? resource.accessTokenTtl;
   const token = new provider.ClientCredentials({ client: ctx.oidc.client!, scope: scopes.join(' '), expiresIn: ttl });
   token.resourceServer = new provider.ResourceServer(resource.url, info);
+  await bindToProof(provider, ctx, proof, token);
   ctx.oidc.entity('ClientCredentials', token);
   respond(ctx, token, await token.save(), scopes);
 }

@@ -4,6 +4,7 @@ import type { Logger } from '../log.ts';
 import { canonicalResource, type resourcePolicy } from '../policies/resources.ts';
 import { invalidGrant } from '../token-exchange/subject-token.ts';
 import { issueMachineToken, issueUserToken, type Issue } from './access-token.ts';
+import { dpopProof, type DpopProof } from './dpop-binding.ts';
 import { IssuerKeysUnavailable, peek, quote } from './assertions.ts';
 import type { EnterpriseAccounts } from './enterprise-accounts.ts';
 import { ID_JAG_TYP, JWT_BEARER } from './grant-type.ts';
@@ -22,7 +23,8 @@ import { verifyWorkloadToken } from './workload.ts';
  *   issuer's configured machine client (public or not: the assertion is the credential): a
  *   machine token for the configured resource and scopes.
  *
- * Checked in this order, each with its own error: the assertion parses (invalid_grant); its
+ * Checked in this order, each with its own error: a DPoP proof, if sent (invalid_dpop_proof,
+ * use_dpop_nonce; the token is then bound to its key, dpop-binding.ts); the assertion parses (invalid_grant); its
  * issuer is trusted for its kind (invalid_grant); this client may redeem that issuer's
  * assertions (unauthorized_client); signature and claims (invalid_grant); the resource
  * (invalid_target); the scope (invalid_scope); the `jti` was not used before (invalid_grant) —
@@ -67,18 +69,20 @@ async function redeem(ctx: KoaContextWithOIDC, provider: Provider, deps: JwtBear
   const params = ctx.oidc.params as Params;
   const assertion = params.assertion;
   if (!assertion) throw new errors.InvalidRequest('assertion is required (the JWT this grant is for)');
+  // First, as oidc-provider's grants do: a use_dpop_nonce answer must not use the assertion up.
+  const proof = await dpopProof(provider, ctx);
   const { typ, iss } = peek(assertion);
   if (iss === undefined) throw invalidGrant('the assertion has no iss claim');
 
-  if (typ === ID_JAG_TYP) return redeemIdJag(ctx, provider, deps, assertion, iss);
+  if (typ === ID_JAG_TYP) return redeemIdJag(ctx, provider, deps, assertion, iss, proof);
   const workloads = deps.trusted.workloadIssuers(iss);
-  if (workloads.length) return redeemWorkloadToken(ctx, provider, deps, assertion, workloads);
+  if (workloads.length) return redeemWorkloadToken(ctx, provider, deps, assertion, workloads, proof);
   if (deps.trusted.enterpriseIdp(iss))
     throw invalidGrant(`an ID-JAG must have the typ header ${ID_JAG_TYP} (RFC 8725 §3.11); this assertion's is ${typ ?? 'absent'}`);
   throw invalidGrant(`the assertion's issuer ${quote(iss)} is not trusted by this server`);
 }
 
-async function redeemIdJag(ctx: KoaContextWithOIDC, provider: Provider, deps: JwtBearerDeps, assertion: string, iss: string) {
+async function redeemIdJag(ctx: KoaContextWithOIDC, provider: Provider, deps: JwtBearerDeps, assertion: string, iss: string, proof: DpopProof | undefined) {
   const client = ctx.oidc.client!;
   const idp = deps.trusted.enterpriseIdp(iss);
   if (!idp) throw invalidGrant(`the ID-JAG's issuer ${quote(iss)} is not an enterprise IdP this server trusts`);
@@ -93,7 +97,7 @@ async function redeemIdJag(ctx: KoaContextWithOIDC, provider: Provider, deps: Jw
   if (!(await firstUse(provider, jag.issuer, jag.jti, jag.exp)))
     throw invalidGrant('the ID-JAG was already used (its jti was seen before): ask the IdP for a new one');
   const accountId = await deps.accounts.accountFor(jag);
-  await issueUserToken(ctx, provider, accountId, issue);
+  await issueUserToken(ctx, provider, accountId, issue, proof);
   deps.logger.info({ client: client.clientId, issuer: jag.issuer, sub: accountId, resource: issue.resource.url }, 'jwt-bearer: ID-JAG redeemed');
 }
 
@@ -125,7 +129,14 @@ async function idJagTarget(ctx: KoaContextWithOIDC, deps: JwtBearerDeps, jag: Id
   });
 }
 
-async function redeemWorkloadToken(ctx: KoaContextWithOIDC, provider: Provider, deps: JwtBearerDeps, assertion: string, mappings: readonly WorkloadIssuer[]) {
+async function redeemWorkloadToken(
+  ctx: KoaContextWithOIDC,
+  provider: Provider,
+  deps: JwtBearerDeps,
+  assertion: string,
+  mappings: readonly WorkloadIssuer[],
+  proof: DpopProof | undefined,
+) {
   const client = ctx.oidc.client!;
   const params = ctx.oidc.params as Params;
   const mapping = mappings.find((candidate) => candidate.clientId === client.clientId);
@@ -146,7 +157,7 @@ async function redeemWorkloadToken(ctx: KoaContextWithOIDC, provider: Provider, 
   if (workload.jti !== undefined && !(await firstUse(provider, workload.issuer, workload.jti, workload.exp))) {
     throw invalidGrant('the workload token was already used (its jti was seen before): present a new one');
   }
-  await issueMachineToken(ctx, provider, issue);
+  await issueMachineToken(ctx, provider, issue, proof);
   deps.logger.info(
     { client: client.clientId, issuer: workload.issuer, workload: workload.subject, resource: issue.resource.url },
     'jwt-bearer: workload token redeemed',
@@ -157,9 +168,6 @@ async function redeemWorkloadToken(ctx: KoaContextWithOIDC, provider: Provider, 
 async function target(ctx: KoaContextWithOIDC, deps: JwtBearerDeps, url: string, choose: (resource: Issue['resource']) => string[]): Promise<Issue> {
   const resource = deps.resources.find(url);
   if (!resource) throw new errors.InvalidTarget(`resource ${quote(url)} is not served by this authorization server`);
-  if (resource.dpop === 'required') {
-    throw new errors.InvalidTarget(`${resource.url} accepts only DPoP-bound access tokens, which this grant does not issue`);
-  }
   const scopes = choose(resource);
   const info = await deps.resources.getResourceServerInfo(ctx, resource.url);
   return { resource, info, scopes };

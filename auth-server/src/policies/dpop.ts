@@ -1,5 +1,6 @@
 import { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { z } from 'zod';
+import { JWT_BEARER } from '../jwt-bearer/grant-type.ts';
 
 /**
  * DPoP (RFC 9449) at the token endpoint. oidc-provider does the protocol: it verifies the
@@ -51,8 +52,8 @@ export function dpopFeature(config: DpopConfig): DpopFeature {
   };
 }
 
-/** The grants whose handlers verify the DPoP header before they resolve the resource. */
-const PROOF_CHECKED_GRANTS = new Set(['authorization_code', 'refresh_token', 'client_credentials']);
+/** The grants whose handlers verify the DPoP header before they resolve the resource (jwt-bearer/dpop-binding.ts for the last). */
+const PROOF_CHECKED_GRANTS = new Set(['authorization_code', 'refresh_token', 'client_credentials', JWT_BEARER]);
 
 /**
  * Refuses, at the token endpoint, a token for a resource that requires DPoP when the request
