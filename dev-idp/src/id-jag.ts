@@ -5,7 +5,8 @@
 // config. The ID-JAG is signed with dev-idp's signing key, so the authorization server
 // verifies it with dev-idp's published JWKS, as it would any enterprise IdP's.
 
-import { createPrivateKey, randomUUID, sign, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { importJWK, SignJWT, type CryptoKey, type JWK as JoseJWK } from 'jose';
 import type Provider from 'oidc-provider';
 import { errors, type ClientMetadata, type JWK, type KoaContextWithOIDC } from 'oidc-provider';
 import type { StaticUsers } from './users.ts';
@@ -14,6 +15,8 @@ export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 export const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
 export const ID_JAG_TYPE = 'urn:ietf:params:oauth:token-type:id-jag';
 const ID_JAG_TYP = 'oauth-id-jag+jwt';
+/** dev-idp's signing key is RSA (provider.ts). */
+const ID_JAG_ALG = 'RS256';
 
 /** Five minutes: long enough to present it once, short enough that a leaked one is soon useless. */
 export const ID_JAG_TTL_SECONDS = 300;
@@ -53,11 +56,18 @@ type Params = Record<string, string | undefined>;
 const invalidGrant = (description: string) => new errors.CustomOIDCProviderError('invalid_grant', description);
 
 export function registerIdJagExchange(provider: Provider, { policy, signingKey, users }: { policy: IdJagPolicy; signingKey: JWK; users: StaticUsers }) {
-  const key = createPrivateKey({ key: signingKey as JsonWebKey, format: 'jwk' });
+  // oidc-provider's JWK type and jose's describe the same JSON (RFC 7517).
+  const key = importJWK(signingKey as JoseJWK, ID_JAG_ALG);
   provider.registerGrantType(TOKEN_EXCHANGE, (ctx) => exchange(ctx, provider, policy, users, { key, kid: String(signingKey.kid) }), PARAMETERS);
 }
 
-async function exchange(ctx: KoaContextWithOIDC, provider: Provider, policy: IdJagPolicy, users: StaticUsers, signer: { key: KeyObject; kid: string }) {
+async function exchange(
+  ctx: KoaContextWithOIDC,
+  provider: Provider,
+  policy: IdJagPolicy,
+  users: StaticUsers,
+  signer: { key: Promise<CryptoKey | Uint8Array>; kid: string },
+) {
   const client = ctx.oidc.client!;
   const params = ctx.oidc.params as Params;
   const clientIdThere = policy.clients[client.clientId];
@@ -100,17 +110,10 @@ async function exchange(ctx: KoaContextWithOIDC, provider: Provider, policy: IdJ
     email_verified: true,
   };
   ctx.body = {
-    access_token: signJwt({ alg: 'RS256', typ: ID_JAG_TYP, kid: signer.kid }, payload, signer.key),
+    access_token: await new SignJWT(payload).setProtectedHeader({ alg: ID_JAG_ALG, typ: ID_JAG_TYP, kid: signer.kid }).sign(await signer.key),
     issued_token_type: ID_JAG_TYPE,
     token_type: 'N_A',
     expires_in: ID_JAG_TTL_SECONDS,
     ...(scope ? { scope } : {}),
   };
-}
-
-/** RS256 (RSASSA-PKCS1-v1_5 with SHA-256) compact JWS. */
-function signJwt(header: object, payload: object, key: KeyObject): string {
-  const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
-  const input = `${encode(header)}.${encode(payload)}`;
-  return `${input}.${sign('sha256', Buffer.from(input), key).toString('base64url')}`;
 }
