@@ -80,9 +80,18 @@ describe.each(['sqlite', 'redis'] as const)('on %s', (storage) => {
         .sort(),
     ).toEqual(['aliceCli app', 'aliceIde app', 'bob app']);
     const raw = await admin('clients', 'show', logins.aliceCli!.clientId, '--json');
-    expect(raw.code).toBe(0);
+    expect(raw.code, raw.stderr).toBe(0);
     expect(raw.stdout).not.toMatch(/client_secret|registration_access_token|clientSecret/);
     expect((JSON.parse(raw.stdout) as { grants: unknown[] }).grants).toHaveLength(1);
+  });
+
+  it('takes ids that begin with a dash (random base64url ids do, one in 64) as ids, not options', async () => {
+    const unknown = await admin('clients', 'show', '-iY3NotAClient', '--json');
+    expect(unknown).toMatchObject({ code: 2, stderr: 'no client -iY3NotAClient\n' });
+    expect(await admin('grants', 'list', '--user', '-nobody')).toMatchObject({
+      code: 2,
+      stderr: 'no user -nobody (users are known once they have signed in)\n',
+    });
   });
 
   it('lists a user’s grants by email, with client, resource and scopes', async () => {

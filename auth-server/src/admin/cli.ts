@@ -31,9 +31,34 @@ interface Output {
   print(human: string, data: unknown): void;
 }
 
+/**
+ * Client and grant ids (and some IdPs' subjects) are random base64url strings, so one may
+ * begin with `-` (`-iY3…`), which parseArgs would take for short options: a `-x…` argument
+ * that is not `-h` is an id — a positional, passed after `--`, or the value of `--user`. A
+ * mistyped `--option` is still refused as unknown.
+ */
+function idsAsPositionals(argv: string[]): string[] {
+  const options: string[] = [];
+  const ids: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      ids.push(...argv.slice(i + 1));
+      break;
+    }
+    const next = argv[i + 1];
+    if (arg === '--user' && next !== undefined && /^-[^-]/.test(next)) {
+      options.push(`--user=${next}`);
+      i++;
+    } else if (/^-[^-]/.test(arg) && arg !== '-h') ids.push(arg);
+    else options.push(arg);
+  }
+  return [...options, '--', ...ids];
+}
+
 async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
-    args: argv,
+    args: idsAsPositionals(argv),
     allowPositionals: true,
     options: {
       json: { type: 'boolean', default: false },
