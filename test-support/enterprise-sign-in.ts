@@ -6,11 +6,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { authorizeClient, type DemoUser } from './oauth-flow.ts';
+import { basicAuthorization, TOKEN_EXCHANGE } from './token-exchange.ts';
 
 /** Any loopback port: dev-idp's enterprise clients are native apps (RFC 8252 §7.3). */
 const REDIRECT_URI = 'http://127.0.0.1:1/callback';
 
-export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+export { TOKEN_EXCHANGE };
 export const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 export const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
 export const ID_JAG_TYPE = 'urn:ietf:params:oauth:token-type:id-jag';
@@ -68,8 +69,6 @@ export async function redeemAssertion(
   params: { assertion: string; clientId: string; clientSecret?: string; resource?: string; scope?: string },
 ) {
   const { assertion, clientId, clientSecret, resource, scope } = params;
-  const basic = clientSecret
-    ? { authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64')}` }
-    : undefined;
+  const basic = clientSecret ? { authorization: basicAuthorization(clientId, clientSecret) } : undefined;
   return post(`${authServerIssuer}/token`, { grant_type: JWT_BEARER, assertion, resource, scope, ...(basic ? {} : { client_id: clientId }) }, basic);
 }

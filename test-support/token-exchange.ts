@@ -5,6 +5,11 @@
 export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 
+/** client_secret_basic (RFC 6749 §2.3.1: id and secret form-urlencoded before Basic encoding). */
+export function basicAuthorization(clientId: string, clientSecret: string): string {
+  return `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64')}`;
+}
+
 export interface ClientCredentials {
   clientId: string;
   clientSecret: string;
@@ -21,8 +26,7 @@ export async function exchangeToken(
     else body.set(key, value);
   }
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
-  if ('clientSecret' in client)
-    headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(client.clientId)}:${encodeURIComponent(client.clientSecret)}`).toString('base64')}`;
+  if ('clientSecret' in client) headers.authorization = basicAuthorization(client.clientId, client.clientSecret);
   else body.set('client_id', client.clientId);
   const response = await fetch(`${tokenEndpointBase}/token`, { method: 'POST', headers, body });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };

@@ -27,3 +27,9 @@ export function createLogger(level: string): Logger {
     },
   });
 }
+
+/** An error as it is logged: class, message and code only (upstream errors can embed response bodies). */
+export function describeError(error: unknown) {
+  if (error instanceof Error) return { type: error.name, message: error.message, code: (error as { code?: unknown }).code };
+  return { type: typeof error };
+}

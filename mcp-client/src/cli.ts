@@ -270,7 +270,7 @@ async function cmdDiscover(options: FlowOptions, url: URL): Promise<number> {
 
 async function cmdLogin(options: FlowOptions, url: URL): Promise<number> {
   const access = await login(options, url);
-  const { value: tools } = await withMcp(options, url, (session) => timedTools(options, url, session), access);
+  const { value: tools } = await withMcp(options, url, (session) => timedTools(options, session), access);
   options.trace.result(
     {
       command: 'login',
@@ -287,7 +287,7 @@ async function cmdLogin(options: FlowOptions, url: URL): Promise<number> {
   return 0;
 }
 
-async function timedTools(options: FlowOptions, url: URL, session: Parameters<typeof listTools>[0]): Promise<Tool[]> {
+async function timedTools(options: FlowOptions, session: Parameters<typeof listTools>[0]): Promise<Tool[]> {
   const start = performance.now();
   const tools = await listTools(session);
   options.trace.step(
@@ -299,7 +299,7 @@ async function timedTools(options: FlowOptions, url: URL, session: Parameters<ty
 }
 
 async function cmdTools(options: FlowOptions, url: URL): Promise<number> {
-  const { value: tools } = await withMcp(options, url, (session) => timedTools(options, url, session));
+  const { value: tools } = await withMcp(options, url, (session) => timedTools(options, session));
   options.trace.result(
     { command: 'tools', serverUrl: url.href, tools: tools.map((t) => ({ name: t.name, title: t.title, description: t.description })) },
     tools.map(toolLine).join('\n') || '(no tools)',

@@ -16,7 +16,7 @@ import { describeAnswer, probeAuthorization } from './flow/authorization-probe.t
 import type { ProbeAnswer } from './flow/authorization-probe.ts';
 import { deregister, register, registrationMetadata, update } from './flow/dcr.ts';
 import type { Registration } from './flow/dcr.ts';
-import { discoverResourceMetadata, fetchAsMetadata, reportAsMetadata, reportDeviation } from './flow/discover.ts';
+import { describeTried, discoverResourceMetadata, fetchAsMetadataStep, reportAsMetadata, reportDeviation } from './flow/discover.ts';
 import type { AsMetadata, Challenge, ResourceMetadataResult } from './flow/discover.ts';
 import { probeChallenge, reportChallenge } from './flow/discover.ts';
 import { authorizationBaseUrl, examineLegacyAuthorizationServer, fallsBackToLegacy, reportNoResourceMetadata } from './flow/legacy-discovery.ts';
@@ -140,18 +140,9 @@ async function examine(options: DoctorOptions, url: URL, findings: Findings, con
   // 3. Authorization server metadata, every member judged.
   const issuerUrl = prm.metadata.authorization_servers![0]!;
   context.issuer = issuerUrl;
-  const start = performance.now();
-  const mark = trace.requests.length;
-  const found = await fetchAsMetadata(issuerUrl, trace);
-  const tried = trace.requests.slice(mark);
+  const { found, tried, start } = await fetchAsMetadataStep(issuerUrl, trace);
   if (!found) {
-    trace.step(
-      'authorization_server_metadata',
-      { tried, ms: since(start) },
-      `no metadata document found (tried ${tried.map((r) => `${r.url} ${r.status ?? r.error}`).join(', ')})`,
-      false,
-    );
-    findings.add(deviation('as.found', `No metadata at ${tried.map((r) => `${r.url} (${r.status ?? r.error})`).join(', ')}.`));
+    findings.add(deviation('as.found', `No metadata at ${describeTried(tried)}.`));
     return;
   }
   const assessment = assessAsMetadata(found.raw, { expectedIssuer: issuerUrl, kind: found.kind, url: found.url, userLogin: true });

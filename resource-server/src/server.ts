@@ -36,7 +36,6 @@ export interface StartOptions {
   registry?: Registry;
 }
 
-/** The verifier TOKEN_VERIFIER selects: local JWT verification (default) or RFC 7662 introspection. */
 /** Revoked grants from the store shared with the auth server, or none (REVOKED_GRANTS). */
 export function createRevokedGrants(config: Config, logger: Logger): RevokedGrants | undefined {
   const { revokedGrants } = config;
@@ -54,6 +53,7 @@ export function createRevokedGrants(config: Config, logger: Logger): RevokedGran
 /** How often revoked grants are read: a revocation takes effect within about this long. */
 const REVOKED_GRANTS_POLL_MS = 1000;
 
+/** The verifier TOKEN_VERIFIER selects: local JWT verification (default) or RFC 7662 introspection. */
 export function createVerifier(config: Config, logger: Logger, metrics?: ResourceMetrics): TokenVerifier {
   const location = { issuer: config.authServer.issuer, internalUrl: config.authServer.internalUrl };
   if (config.tokenVerifier === 'introspection') {

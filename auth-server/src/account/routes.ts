@@ -9,7 +9,7 @@ import { revokeGrant } from '../grants/revoke-grant.ts';
 import { verification } from '../interactions/client-verification.ts';
 import { describeScope } from '../interactions/scopes.ts';
 import { malformedCallback, upstreamFault } from '../interactions/upstream-faults.ts';
-import type { Logger } from '../log.ts';
+import { describeError, type Logger } from '../log.ts';
 import type { UpstreamIdp } from '../upstream.ts';
 import { errorPage, html, layout } from '../views.ts';
 import { confirmRevokePage, connectedAppsPage, type ConnectedApp } from './pages.ts';
@@ -103,7 +103,7 @@ export function accountRoutes({ provider, upstream, accounts, storage, logger, s
       logger.info({ sub: identity.sub }, 'user signed in to the connected-apps page');
     } catch (error) {
       const fault = upstreamFault(error);
-      logger.warn({ fault, err: { type: (error as Error).name, message: (error as Error).message } }, 'connected-apps sign-in failed');
+      logger.warn({ fault, err: describeError(error) }, 'connected-apps sign-in failed');
       if (fault === 'unreachable') {
         page(ctx, 503, 'Sign-in unavailable', 'The identity provider could not be reached to finish your sign-in.', true);
         return;

@@ -1,6 +1,6 @@
 import type { Context, Middleware } from 'koa';
 import { StorageUnavailableError } from '../adapters/unavailable.ts';
-import { describeError } from '../interactions/routes.ts';
+import { describeError } from '../log.ts';
 import type { Logger } from '../log.ts';
 import { errorPage } from '../views.ts';
 

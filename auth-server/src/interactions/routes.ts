@@ -4,7 +4,7 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { errors, type InteractionResults } from 'oidc-provider';
 import type { AccountStore } from '../accounts.ts';
-import type { Logger } from '../log.ts';
+import { describeError, type Logger } from '../log.ts';
 import type { InteractionObserver } from '../metrics/registry.ts';
 import type { UpstreamAttempt, UpstreamIdp } from '../upstream.ts';
 import type { UpstreamTokenVault } from '../upstream-tokens/vault.ts';
@@ -272,10 +272,4 @@ function renderError(ctx: Context, status: number, title: string, message: strin
   ctx.status = status;
   ctx.type = 'html';
   ctx.body = errorPage(title, message);
-}
-
-/** Error class and message only: upstream errors can embed response bodies. */
-export function describeError(error: unknown) {
-  if (error instanceof Error) return { type: error.name, message: error.message, code: (error as { code?: unknown }).code };
-  return { type: typeof error };
 }

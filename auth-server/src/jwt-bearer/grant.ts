@@ -1,6 +1,6 @@
 import type Provider from 'oidc-provider';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
-import type { Logger } from '../log.ts';
+import { describeError, type Logger } from '../log.ts';
 import { canonicalResource, type resourcePolicy } from '../policies/resources.ts';
 import { invalidGrant } from '../token-exchange/subject-token.ts';
 import { issueMachineToken, issueUserToken, type Issue } from './access-token.ts';
@@ -55,8 +55,7 @@ export function registerJwtBearer(provider: Provider, deps: JwtBearerDeps) {
       } catch (error) {
         // The client sees that the issuer's keys are unavailable; the operator sees why.
         if (error instanceof IssuerKeysUnavailable) {
-          const cause = error.cause as Error | undefined;
-          deps.logger.warn({ issuer: error.issuer, err: { type: cause?.name, message: cause?.message } }, 'jwt-bearer: an issuer’s keys cannot be fetched');
+          deps.logger.warn({ issuer: error.issuer, err: describeError(error.cause) }, 'jwt-bearer: an issuer’s keys cannot be fetched');
         }
         throw error;
       }

@@ -1,6 +1,6 @@
 import type Provider from 'oidc-provider';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
-import type { Logger } from '../log.ts';
+import { describeError, type Logger } from '../log.ts';
 import { UpstreamSignInRequired, type UpstreamAccess } from '../upstream-tokens/access.ts';
 import { invalidGrant, type Subject } from './subject-token.ts';
 
@@ -67,10 +67,7 @@ async function exchange(ctx: KoaContextWithOIDC, deps: TokenExchangeDeps) {
       deps.logger.info({ client: client.clientId, sub: subject.accountId, reason: error.message }, 'token exchange: the user must sign in at the IdP again');
       throw invalidGrant(`the user must sign in again: ${error.message}`);
     }
-    deps.logger.warn(
-      { client: client.clientId, err: { type: (error as Error).name, message: (error as Error).message } },
-      'token exchange: upstream tokens unavailable',
-    );
+    deps.logger.warn({ client: client.clientId, err: describeError(error) }, 'token exchange: upstream tokens unavailable');
     const unavailable = new errors.TemporarilyUnavailable('the upstream identity provider cannot be reached; try again shortly');
     Object.assign(unavailable, { status: 503, statusCode: 503, expose: true });
     throw unavailable;

@@ -1,6 +1,6 @@
 import type { Middleware } from 'koa';
 import type { Adapter, AdapterFactory, KoaContextWithOIDC } from 'oidc-provider';
-import type { Logger } from '../log.ts';
+import { describeError, type Logger } from '../log.ts';
 
 /**
  * oidc-provider does not store JWT access tokens (only opaque ones), and their claims name
@@ -50,7 +50,7 @@ export class IssuedAccessTokens {
         await this.#adapter.upsert(token.jti, record as never, Math.max(1, token.remainingTTL));
       } catch (error) {
         // The token works at the resource server; only exchanging it will be refused.
-        logger.warn({ err: { type: (error as Error).name, message: (error as Error).message } }, 'could not record an issued access token for token exchange');
+        logger.warn({ err: describeError(error) }, 'could not record an issued access token for token exchange');
       }
     };
   }

@@ -1,7 +1,7 @@
 import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
-import type { Logger } from '../log.ts';
+import { describeError, type Logger } from '../log.ts';
 import type { UpstreamTokenVault } from './vault.ts';
 
 /**
@@ -32,7 +32,7 @@ export function bindUpstreamTokens(vault: UpstreamTokenVault, logger: Logger): M
       }
     } catch (error) {
       // The sign-in itself succeeded; without upstream tokens the exchange asks for a new sign-in.
-      logger.warn({ err: { type: (error as Error).name, message: (error as Error).message } }, 'could not keep the upstream tokens of this sign-in');
+      logger.warn({ err: describeError(error) }, 'could not keep the upstream tokens of this sign-in');
     }
   };
 }
@@ -40,11 +40,7 @@ export function bindUpstreamTokens(vault: UpstreamTokenVault, logger: Logger): M
 export function dropUpstreamTokensWithTheirGrant(provider: Provider, vault: UpstreamTokenVault, logger: Logger) {
   const drop = (grantId: unknown) => {
     if (typeof grantId !== 'string') return;
-    vault
-      .drop(grantId)
-      .catch((error: unknown) =>
-        logger.warn({ err: { type: (error as Error).name, message: (error as Error).message } }, 'could not delete the upstream tokens of a revoked grant'),
-      );
+    vault.drop(grantId).catch((error: unknown) => logger.warn({ err: describeError(error) }, 'could not delete the upstream tokens of a revoked grant'));
   };
   // RFC 7009 revocation of a refresh token, and every other path through oidc-provider's revoke().
   provider.on('grant.revoked', (_ctx: unknown, grantId: string) => drop(grantId));
@@ -65,10 +61,7 @@ export function withUpstreamLoginCheck(policy: interactionPolicy.DefaultPolicy, 
         if (grantId && (await vault.has(grantId))) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
         if (await vault.hasSessionLogin(session.uid)) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
       } catch (error) {
-        logger.warn(
-          { err: { type: (error as Error).name, message: (error as Error).message } },
-          'could not look up upstream tokens; not asking for a new sign-in',
-        );
+        logger.warn({ err: describeError(error) }, 'could not look up upstream tokens; not asking for a new sign-in');
         return interactionPolicy.Check.NO_NEED_TO_PROMPT;
       }
       return interactionPolicy.Check.REQUEST_PROMPT;

@@ -28,8 +28,6 @@ import { CliError } from '../errors.ts';
 import type { StoredClient } from '../store.ts';
 import type { Trace } from '../trace.ts';
 
-export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
-
 /** How long an assertion is valid: one request's worth, with room for clock skew (this project's AS allows at most 300 s). */
 export const CLIENT_ASSERTION_LIFETIME_SECONDS = 60;
 

@@ -298,6 +298,27 @@ export function refusal(d: Deviation, issuerUrl: string): CliError {
  * shown as `deviation` steps and the flow goes on.
  */
 export async function discoverAuthorizationServer(issuerUrl: string, trace: Trace, options: { requirePkce?: boolean } = {}): Promise<AuthServerResult> {
+  const { found, tried, start } = await fetchAsMetadataStep(issuerUrl, trace);
+  if (!found) {
+    throw new CliError('no_as_metadata', `No authorization server metadata for ${issuerUrl}; tried ${describeTried(tried)}.`, {
+      hint: 'The AS must serve RFC 8414 (/.well-known/oauth-authorization-server) or OpenID Connect discovery metadata.',
+    });
+  }
+  const userLogin = options.requirePkce !== false;
+  const assessment = assessAsMetadata(found.raw, { expectedIssuer: issuerUrl, kind: found.kind, url: found.url, userLogin });
+  const { metadata, deviations } = assessment;
+  reportAsMetadata(found.url, tried, assessment, issuerUrl, trace, since(start));
+  for (const d of deviations.filter((d) => d.verdict === 'tolerated')) reportDeviation(d, trace);
+  const refused = deviations.find((d) => d.verdict === 'refused');
+  if (refused) throw refusal(refused, issuerUrl);
+  return { metadata, issuer: metadata.issuer, url: found.url, tried, deviations };
+}
+
+/**
+ * The AS metadata documents tried for `issuerUrl` (RFC 8414 and OIDC, in order) and the one
+ * found; when none is, the `authorization_server_metadata` step says where it looked.
+ */
+export async function fetchAsMetadataStep(issuerUrl: string, trace: Trace) {
   const start = performance.now();
   const mark = trace.requests.length;
   const found = await fetchAsMetadata(issuerUrl, trace);
@@ -309,22 +330,13 @@ export async function discoverAuthorizationServer(issuerUrl: string, trace: Trac
       `no metadata document found (tried ${tried.map((r) => `${r.url} ${r.status ?? r.error}`).join(', ')})`,
       false,
     );
-    throw new CliError(
-      'no_as_metadata',
-      `No authorization server metadata for ${issuerUrl}; tried ${tried.map((r) => `${r.url} (${r.status ?? r.error})`).join(', ')}.`,
-      {
-        hint: 'The AS must serve RFC 8414 (/.well-known/oauth-authorization-server) or OpenID Connect discovery metadata.',
-      },
-    );
   }
-  const userLogin = options.requirePkce !== false;
-  const assessment = assessAsMetadata(found.raw, { expectedIssuer: issuerUrl, kind: found.kind, url: found.url, userLogin });
-  const { metadata, deviations } = assessment;
-  reportAsMetadata(found.url, tried, assessment, issuerUrl, trace, since(start));
-  for (const d of deviations.filter((d) => d.verdict === 'tolerated')) reportDeviation(d, trace);
-  const refused = deviations.find((d) => d.verdict === 'refused');
-  if (refused) throw refusal(refused, issuerUrl);
-  return { metadata, issuer: metadata.issuer, url: found.url, tried, deviations };
+  return { found, tried, start };
+}
+
+/** "url (status), url (error)" of the requests tried. */
+export function describeTried(tried: HttpRecord[]): string {
+  return tried.map((r) => `${r.url} (${r.status ?? r.error})`).join(', ');
 }
 
 /** The `authorization_server_metadata` step: endpoints and capabilities, or what was refused. */

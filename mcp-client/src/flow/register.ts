@@ -35,8 +35,6 @@ import type { Registration } from './dcr.ts';
 import type { AsMetadata } from './discover.ts';
 import { FRESH_TARGET, loopbackTargets, parseLoopbackRedirectUri } from './loopback.ts';
 
-export { CLIENT_NAME, registrationMetadata } from './dcr.ts';
-
 /** At most this many redirect URIs per registration: the newest port and the ones before it. */
 const MAX_REDIRECT_URIS = 3;
 

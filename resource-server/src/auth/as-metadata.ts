@@ -25,6 +25,11 @@ export function authorizationServerMetadataUrl(issuer: string): string {
   return `${url.origin}/.well-known/oauth-authorization-server${path}`;
 }
 
+/** client_secret_basic (RFC 6749 §2.3.1): client id and secret are form-urlencoded before Basic encoding. */
+export function basicClientAuthorization(clientId: string, clientSecret: string): string {
+  return `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64')}`;
+}
+
 /** A URL under the public issuer's origin, rewritten to the back-channel origin when configured. */
 export function backChannel(url: string, location: AuthServerLocation): string {
   if (!location.internalUrl) return url;

@@ -1,6 +1,7 @@
 import type { AuthInfo } from '@modelcontextprotocol/server';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.ts';
+import { headerValues } from '../http/raw-headers.ts';
 import { wwwAuthenticate } from './challenge.ts';
 import { refusalOf, unauthorizedChallenges } from './dpop/challenges.ts';
 import { UseDpopNonceError, type DpopCheck, type Scheme } from './dpop/check.ts';
@@ -59,7 +60,7 @@ export function createBearerGate({ config, verifier, scopes, dpop }: { config: C
     }
     // Node keeps only the first of several Authorization headers: which one was meant is
     // ambiguous, so neither is used (RFC 6750 §3.1 invalid_request).
-    if (countHeader(request.raw.rawHeaders, 'authorization') > 1) {
+    if (headerValues(request.raw.rawHeaders, 'authorization').length > 1) {
       const description = 'The request carries more than one Authorization header.';
       return reply
         .code(400)
@@ -127,12 +128,6 @@ export function createBearerGate({ config, verifier, scopes, dpop }: { config: C
         .send({ error: 'insufficient_scope', error_description: description, scope: required.join(' ') });
     }
   };
-}
-
-function countHeader(rawHeaders: string[], name: string): number {
-  let count = 0;
-  for (let index = 0; index < rawHeaders.length; index += 2) if (rawHeaders[index]!.toLowerCase() === name) count++;
-  return count;
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

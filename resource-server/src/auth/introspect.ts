@@ -1,5 +1,5 @@
 import type { AuthInfo } from '@modelcontextprotocol/server';
-import { backChannel, fetchAuthServerMetadata, type AuthServerLocation } from './as-metadata.ts';
+import { backChannel, basicClientAuthorization, fetchAuthServerMetadata, type AuthServerLocation } from './as-metadata.ts';
 import { authInfoFor, AuthServerUnavailableError, callerFromClaims, InvalidTokenError, type Readiness, type TokenVerifier } from './verifier.ts';
 
 /**
@@ -23,9 +23,7 @@ export class IntrospectionVerifier implements TokenVerifier {
 
   constructor(options: IntrospectionVerifierOptions) {
     this.#options = options;
-    // RFC 6749 §2.3.1: client id and secret are form-urlencoded before Basic encoding.
-    const credentials = `${encodeURIComponent(options.clientId)}:${encodeURIComponent(options.clientSecret)}`;
-    this.#authorization = `Basic ${Buffer.from(credentials).toString('base64')}`;
+    this.#authorization = basicClientAuthorization(options.clientId, options.clientSecret);
   }
 
   async verify(token: string): Promise<AuthInfo> {

@@ -43,15 +43,15 @@ export function operationsOf(headers: { method?: string | undefined; name?: stri
   if (headers.method !== undefined && headers.method !== single.method) {
     return { ok: false, id, message: `Header mismatch: Mcp-Method header value '${headers.method}' does not match body value '${single.method}'` };
   }
+  const decoded = headers.name === undefined ? undefined : decodeHeaderValue(headers.name);
   if (headers.name !== undefined) {
-    const decoded = decodeHeaderValue(headers.name);
     if (decoded === undefined) return { ok: false, id, message: 'Header mismatch: Mcp-Name header carries an invalid Base64 value' };
     if (single.name !== undefined && decoded !== single.name) {
       return { ok: false, id, message: `Header mismatch: Mcp-Name header value '${decoded}' does not match body value '${single.name}'` };
     }
   }
   // Headers and body agree: decide from the headers, as an intermediary would.
-  const name = headers.name === undefined ? single.name : decodeHeaderValue(headers.name);
+  const name = headers.name === undefined ? single.name : decoded;
   return { ok: true, operations: [{ ...single, method: headers.method ?? single.method, name }], source: 'headers' };
 }
 

@@ -3,7 +3,7 @@ import { DatabaseSync } from 'node:sqlite';
 import type { Logger } from '../log.ts';
 import { createRedisClient } from '../redis/client.ts';
 import { describeRedisTarget, type RedisTarget } from '../redis/target.ts';
-import { InvalidTokenError, type TokenVerifier } from './verifier.ts';
+import { callerOf, InvalidTokenError, type TokenVerifier } from './verifier.ts';
 
 /**
  * Grants the auth server revoked, as it publishes them in the store it shares with this
@@ -76,7 +76,7 @@ export function refusingRevokedGrants(verifier: TokenVerifier, revoked: RevokedG
   return {
     async verify(token) {
       const authInfo = await verifier.verify(token);
-      const grantId = (authInfo.extra?.caller as { grantId?: string } | undefined)?.grantId;
+      const { grantId } = callerOf(authInfo);
       if (grantId && revoked.has(grantId)) throw new InvalidTokenError('The access token was revoked.');
       return authInfo;
     },

@@ -1,4 +1,4 @@
-import { backChannel, fetchAuthServerMetadata, type AuthServerLocation } from '../auth/as-metadata.ts';
+import { backChannel, basicClientAuthorization, fetchAuthServerMetadata, type AuthServerLocation } from '../auth/as-metadata.ts';
 import { UpstreamSignInRequired, UpstreamUnavailable } from './errors.ts';
 
 /**
@@ -33,8 +33,7 @@ export class TokenExchangeClient {
 
   constructor(options: TokenExchangeOptions) {
     this.#options = options;
-    // RFC 6749 §2.3.1: client id and secret are form-urlencoded before Basic encoding.
-    this.#authorization = `Basic ${Buffer.from(`${encodeURIComponent(options.clientId)}:${encodeURIComponent(options.clientSecret)}`).toString('base64')}`;
+    this.#authorization = basicClientAuthorization(options.clientId, options.clientSecret);
   }
 
   async exchange(subjectToken: string): Promise<ExchangedToken> {

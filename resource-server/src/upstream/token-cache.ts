@@ -5,8 +5,8 @@ import type { ExchangedToken } from './exchange.ts';
  * MCP access token they were obtained with), so a burst of tool calls makes one exchange.
  * Concurrent misses for one key share a single exchange.
  *
- * The key is per MCP access token, not per grant: the AS's JWTs carry no grant id (sub,
- * client_id, jti, scope, …), and a refreshed MCP token simply exchanges once more.
+ * The key is per MCP access token, not per grant: a token from introspection may carry no
+ * grant id, and a refreshed MCP token simply exchanges once more.
  */
 
 export interface UpstreamTokenCacheOptions {

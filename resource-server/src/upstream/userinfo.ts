@@ -1,3 +1,4 @@
+import { backChannel } from '../auth/as-metadata.ts';
 import { UpstreamSignInRequired, UpstreamUnavailable } from './errors.ts';
 
 /**
@@ -39,22 +40,15 @@ export class IdpUserinfo {
   #userinfoEndpoint(): Promise<string> {
     this.#endpoint ??= (async () => {
       const { issuer } = this.#location;
-      const response = await fetch(this.#backChannel(`${issuer}/.well-known/openid-configuration`), { signal: AbortSignal.timeout(5000) });
+      const response = await fetch(backChannel(`${issuer}/.well-known/openid-configuration`, this.#location), { signal: AbortSignal.timeout(5000) });
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       const metadata = (await response.json()) as { issuer?: unknown; userinfo_endpoint?: unknown };
       if (metadata.issuer !== issuer || typeof metadata.userinfo_endpoint !== 'string') throw new Error('no userinfo_endpoint for this issuer');
-      return this.#backChannel(metadata.userinfo_endpoint);
+      return backChannel(metadata.userinfo_endpoint, this.#location);
     })().catch((error: unknown) => {
       this.#endpoint = undefined;
       throw new UpstreamUnavailable(`the identity provider's discovery document is unavailable (${(error as Error).message})`);
     });
     return this.#endpoint;
-  }
-
-  #backChannel(url: string): string {
-    const { issuer, internalUrl } = this.#location;
-    if (!internalUrl) return url;
-    const from = new URL(issuer).origin;
-    return url.startsWith(from) ? new URL(internalUrl).origin + url.slice(from.length) : url;
   }
 }

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { Config } from '../../config.ts';
+import { headerValues } from '../../http/raw-headers.ts';
 import type { Logger } from '../../log.ts';
 import { InvalidTokenError, type Caller } from '../verifier.ts';
 import { requestHtu } from './htu.ts';
@@ -112,10 +113,4 @@ export function createDpopCheck(config: Config, logger: Logger): DpopCheck {
     replay: createReplayCache(config.store, logger),
     nonces: config.dpop.nonceSecret ? new DpopNonces(config.dpop.nonceSecret) : undefined,
   });
-}
-
-function headerValues(rawHeaders: string[], name: string): string[] {
-  const values: string[] = [];
-  for (let index = 0; index < rawHeaders.length; index += 2) if (rawHeaders[index]!.toLowerCase() === name) values.push(rawHeaders[index + 1]!);
-  return values;
 }
