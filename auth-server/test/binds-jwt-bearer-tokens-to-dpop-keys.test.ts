@@ -148,6 +148,23 @@ describe('the jwt-bearer grant with a DPoP proof', () => {
     expect((await send()).body).toEqual({ error: 'invalid_grant', error_description: 'grant request is invalid' });
   });
 
+  it('refuses a replayed proof without using up the assertion it came with', async () => {
+    const key = await DpopKey.generate();
+    const first = await redeemWithProof({ assertion: await serviceAccountToken({ jti: randomUUID() }), client_id: WORKLOAD }, key);
+    expect(first.final.status).toBe(200);
+    const nonce = first.final.headers.get('dpop-nonce') ?? first.first.headers.get('dpop-nonce')!;
+    const proof = await key.proof({ htm: 'POST', htu: `${stack.authServerIssuer}/token`, nonce });
+    const params = { grant_type: JWT_BEARER, client_id: WORKLOAD };
+    expect(
+      (await dpopTokenRequest(stack.authServerIssuer, { ...params, assertion: await serviceAccountToken() }, undefined, { headers: { dpop: proof } })).status,
+    ).toBe(200);
+    // The same proof again, with an assertion that has a jti: refused, and the assertion still good.
+    const assertion = await serviceAccountToken({ jti: randomUUID() });
+    const replayed = await dpopTokenRequest(stack.authServerIssuer, { ...params, assertion }, undefined, { headers: { dpop: proof } });
+    expect(replayed.body).toEqual({ error: 'invalid_grant', error_description: 'grant request is invalid' });
+    expect((await redeemWithProof({ assertion, client_id: WORKLOAD }, key)).final.status).toBe(200);
+  });
+
   it('issues a token for a resource that requires DPoP only with a proof', async () => {
     const without = await dpopTokenRequest(
       stack.authServerIssuer,

@@ -44,7 +44,7 @@ export async function issueUserToken(
 
   const token = new provider.AccessToken({ accountId, client, grantId, gty: JWT_BEARER, scope: scopes.join(' '), expiresIn: ttl });
   token.resourceServer = new provider.ResourceServer(resource.url, info);
-  await bindToProof(provider, ctx, proof, token);
+  bindToProof(proof, token);
   ctx.oidc.entity('AccessToken', token);
   respond(ctx, token, await token.save(), scopes);
 }
@@ -64,7 +64,7 @@ export async function issueMachineToken(
   const ttl = info.accessTokenTTL ?? resource.accessTokenTtl;
   const token = new provider.ClientCredentials({ client: ctx.oidc.client!, scope: scopes.join(' '), expiresIn: ttl });
   token.resourceServer = new provider.ResourceServer(resource.url, info);
-  await bindToProof(provider, ctx, proof, token);
+  bindToProof(proof, token);
   ctx.oidc.entity('ClientCredentials', token);
   respond(ctx, token, await token.save(), scopes);
 }

@@ -29,19 +29,18 @@ interface ValidateDpopModule {
 const INTERNAL_MODULE = 'oidc-provider/lib/helpers/validate_dpop.js';
 const { default: validateDpop, checkDpopReplay } = (await import(INTERNAL_MODULE)) as ValidateDpopModule;
 
-/** The request's verified DPoP proof, undefined without one; a bad one is refused (invalid_dpop_proof, use_dpop_nonce). */
-export function dpopProof(provider: Provider, ctx: KoaContextWithOIDC): Promise<DpopProof | undefined> {
-  return validateDpop(provider, ctx);
+/**
+ * The request's verified DPoP proof, its jti recorded; undefined without one. A bad proof is
+ * refused (invalid_dpop_proof, use_dpop_nonce), a replayed one too (invalid_grant) — before the
+ * grant looks at the assertion, so neither uses up the assertion's jti.
+ */
+export async function dpopProof(provider: Provider, ctx: KoaContextWithOIDC): Promise<DpopProof | undefined> {
+  const proof = await validateDpop(provider, ctx);
+  if (proof) await checkDpopReplay(provider, ctx, proof, ctx.oidc.client!.clientId);
+  return proof;
 }
 
-/** Binds `token` to the proof's key, once the proof's jti is recorded (a replayed proof is refused). */
-export async function bindToProof(
-  provider: Provider,
-  ctx: KoaContextWithOIDC,
-  proof: DpopProof | undefined,
-  token: { setThumbprint(prop: 'jkt', input: string): void },
-): Promise<void> {
-  if (!proof) return;
-  await checkDpopReplay(provider, ctx, proof, ctx.oidc.client!.clientId);
-  token.setThumbprint('jkt', proof.thumbprint);
+/** Binds `token` to the proof's key (`cnf.jkt`, `token_type: DPoP`). */
+export function bindToProof(proof: DpopProof | undefined, token: { setThumbprint(prop: 'jkt', input: string): void }): void {
+  if (proof) token.setThumbprint('jkt', proof.thumbprint);
 }

@@ -24,7 +24,7 @@ import { verifyWorkloadToken } from './workload.ts';
  *   machine token for the configured resource and scopes.
  *
  * Checked in this order, each with its own error: a DPoP proof, if sent (invalid_dpop_proof,
- * use_dpop_nonce; the token is then bound to its key, dpop-binding.ts); the assertion parses (invalid_grant); its
+ * use_dpop_nonce, invalid_grant for a replayed one; the token is then bound to its key, dpop-binding.ts); the assertion parses (invalid_grant); its
  * issuer is trusted for its kind (invalid_grant); this client may redeem that issuer's
  * assertions (unauthorized_client); signature and claims (invalid_grant); the resource
  * (invalid_target); the scope (invalid_scope); the `jti` was not used before (invalid_grant) —
