@@ -15,6 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -22,12 +23,24 @@ import type { Adapter } from 'oidc-provider';
 import { AccountStore } from '../src/accounts.ts';
 import { createStorage, type Storage } from '../src/adapters/index.ts';
 import type { CreatesIfAbsent } from '../src/adapters/replay-detection.ts';
+import { REVOKED_GRANTS_KEY } from '../src/adapters/revocations.ts';
 import type { StoreChoice } from '../src/config.ts';
 import { obtainAccessToken, tokenRequest } from '../../test-support/oauth-flow.ts';
 import { startRedis, type TestRedis } from '../../test-support/redis.ts';
 import { DEMO_USERS, startStack, type Stack } from '../../test-support/stack.ts';
 
 const silent = pino({ level: 'silent' });
+
+/** The revoked grants the store publishes for resource servers (adapters/revocations.ts). */
+async function publishedGrants(storage: Storage): Promise<string[]> {
+  if (storage.redis) return storage.redis.zrange(REVOKED_GRANTS_KEY, '0', '-1');
+  const db = new DatabaseSync(storage.location!, { readOnly: true });
+  try {
+    return (db.prepare('SELECT grant_id FROM revoked_grants').all() as { grant_id: string }[]).map((row) => row.grant_id);
+  } finally {
+    db.close();
+  }
+}
 let redis: TestRedis;
 let dir: string;
 
@@ -190,6 +203,15 @@ describe.each(backends)('the $name store', (backend) => {
     expect((await refreshTokens.find(ids.refreshToken))!.consumed).toEqual(expect.any(Number));
     await expect(refreshTokens.consume(ids.refreshToken)).rejects.toMatchObject({ error: 'invalid_grant', error_detail: 'refresh token already used' });
     expect(await present(ids)).toEqual({ grant: false, code: false, accessToken: false, refreshToken: false });
+  });
+
+  // The memory store shares its revocations with no resource server (README "Storage").
+  it.runIf(backend.name !== 'memory')('publishes the grant a replay found by the store revokes, for the resource servers to refuse its tokens', async () => {
+    const ids = await family();
+    const refreshTokens = storage.adapter('RefreshToken');
+    await refreshTokens.consume(ids.refreshToken);
+    await expect(refreshTokens.consume(ids.refreshToken)).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect(await publishedGrants(storage)).toContain(ids.grantId);
   });
 
   it('accepts a rotated refresh token again inside the reuse window, and treats it as a replay after', async () => {

@@ -22,10 +22,19 @@ export function withinOverlap(model: string, consumedAt: number, policy: Consump
   return model === 'RefreshToken' && policy.refreshOverlapSeconds > 0 && at - consumedAt <= policy.refreshOverlapSeconds;
 }
 
-/** The error a replay gets once the adapter has revoked the grant. */
-export function replayError(model: string): Error {
+/**
+ * The error a replay gets once the adapter has revoked the grant; it names that grant, so
+ * the revocation can be published like every other (revocations.ts).
+ */
+export function replayError(model: string, revokedGrantId: string | undefined): Error {
   const label = model === 'RefreshToken' ? 'refresh token already used' : `${model} already consumed`;
-  return new errors.InvalidGrant(label);
+  return Object.assign(new errors.InvalidGrant(label), { revokedGrantId });
+}
+
+/** The grant a replay revoked, when `error` is a replay error that revoked one. */
+export function revokedGrantOf(error: unknown): string | undefined {
+  const grantId = (error as { revokedGrantId?: unknown } | null)?.revokedGrantId;
+  return typeof grantId === 'string' ? grantId : undefined;
 }
 
 /** A record as operators list it: its id and payload. */

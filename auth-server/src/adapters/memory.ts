@@ -114,8 +114,9 @@ export class MemoryAdapter implements Adapter {
       return;
     }
     if (withinOverlap(this.#name, entry.consumedAt, this.#policy)) return;
-    if (entry.payload.grantId) this.#store.revokeFamily(entry.payload.grantId);
-    throw replayError(this.#name);
+    const grantId = entry.payload.grantId;
+    if (grantId) this.#store.revokeFamily(grantId);
+    throw replayError(this.#name, grantId);
   }
 
   async destroy(id: string) {

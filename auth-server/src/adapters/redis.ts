@@ -133,7 +133,7 @@ export class RedisAdapter implements Adapter {
       await this.revokeByGrantId(grantId);
       await this.#redis.del(`${this.#prefix}Grant:${grantId}`);
     }
-    throw replayError(this.#name);
+    throw replayError(this.#name, grantId ?? undefined);
   }
 
   async destroy(id: string) {

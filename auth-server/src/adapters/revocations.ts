@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { Adapter } from 'oidc-provider';
+import { revokedGrantOf } from './consumption.ts';
 import { decorateAdapter } from './decorate.ts';
 
 /**
@@ -8,8 +9,10 @@ import { decorateAdapter } from './decorate.ts';
  * server that shares the store refuses tokens whose `grant_id` is listed here.
  *
  * Every revocation path ends in an adapter's `revokeByGrantId` — RFC 7009, a replayed
- * refresh token or code (family revocation), the connected-apps page, the admin CLI — so
- * that is where the grant is published. Entries are kept as long as a token issued before
+ * refresh token or code (family revocation), the connected-apps page, the admin CLI — or in
+ * a `consume` that finds the replay itself (the second of two requests that both passed
+ * oidc-provider's check) and revokes the family inside the store; those two are where the
+ * grant is published. Entries are kept as long as a token issued before
  * the revocation can live (the longest access-token lifetime), then pruned.
  *
  *   Redis:  sorted set `oidc:revoked-grants`, member = grant id, score = revocation time (ms)
@@ -35,14 +38,26 @@ export function redisRevocationLog(redis: Redis | Cluster, retentionSeconds: num
   };
 }
 
-/** An adapter whose `revokeByGrantId` also publishes the grant, after its records are gone. */
+/** An adapter that publishes every grant it revokes, after its records are gone. */
 export function publishingRevocations(adapter: Adapter, log: RevocationLog): Adapter {
-  return decorateAdapter(adapter, (method, call) =>
-    method !== 'revokeByGrantId'
-      ? call
-      : async (grantId) => {
-          await call(grantId);
-          await log.publish(String(grantId));
-        },
-  );
+  return decorateAdapter(adapter, (method, call) => {
+    if (method === 'revokeByGrantId') {
+      return async (grantId) => {
+        await call(grantId);
+        await log.publish(String(grantId));
+      };
+    }
+    if (method === 'consume') {
+      return async (...args) => {
+        try {
+          return await call(...args);
+        } catch (error) {
+          const grantId = revokedGrantOf(error);
+          if (grantId) await log.publish(grantId);
+          throw error;
+        }
+      };
+    }
+    return call;
+  });
 }

@@ -220,9 +220,9 @@ class SqliteAdapter implements Adapter {
         statements.revokeGrant.run({ grantId: row.grant_id });
         statements.destroyGrant.run({ grantId: row.grant_id });
       }
-      return true;
+      return { grantId: row.grant_id ?? undefined };
     });
-    if (replayed) throw replayError(this.#model);
+    if (replayed) throw replayError(this.#model, replayed.grantId);
   }
 
   async destroy(id: string) {
